@@ -1,0 +1,124 @@
+"""``python -m orchestrator``: ask one question, chat, or run the blog's cases through the Lex handler.
+
+Planner, backend, transport and store come from flags, else from the environment
+(``settings.py``), else the local defaults: the router planner, no LLM, tools in-process,
+SQLite store.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any, Sequence
+
+from .settings import Settings, SettingsError, build_agent
+
+
+def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("agent (flags override environment variables)")
+    group.add_argument("--planner", choices=["router", "fewshot"], help="AGENT_PLANNER (default router)")
+    group.add_argument("--backend", choices=["none", "sagemaker", "openai"], help="LLM_BACKEND (default none)")
+    group.add_argument("--transport", choices=["inprocess", "lambda"], help="TOOL_TRANSPORT (default inprocess)")
+    group.add_argument("--store", choices=["sqlite", "dynamodb"], help="STORE_BACKEND for in-process tools (default sqlite)")
+    group.add_argument("--max-steps", type=int, help="MAX_STEPS (default 2)")
+    group.add_argument("--endpoint-name", dest="sagemaker_endpoint_name", help="SAGEMAKER_ENDPOINT_NAME")
+    group.add_argument("--payload-format", dest="sagemaker_payload_format", choices=["jumpstart", "tgi"],
+                       help="SAGEMAKER_PAYLOAD_FORMAT (default jumpstart)")
+    group.add_argument("--base-url", dest="openai_base_url", help="OPENAI_BASE_URL, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--model", dest="openai_model", help="OPENAI_MODEL")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    if getattr(args, "store", None):
+        os.environ["STORE_BACKEND"] = args.store  # read by the tools' store, in this process
+    overrides = {
+        name: getattr(args, name, None)
+        for name in ("planner", "backend", "transport", "max_steps", "sagemaker_endpoint_name",
+                     "sagemaker_payload_format", "openai_base_url", "openai_model")
+    }
+    return Settings.from_env(**overrides)
+
+
+def _ask(agent: Any, text: str, session: dict[str, str], trace: bool) -> None:
+    record = agent.run_turn(text, session)
+    session.pop("pendingTool", None)
+    if record.pending_tool:
+        session["pendingTool"] = record.pending_tool
+    print(record.answer)
+    if trace:
+        print(json.dumps(record.to_dict(), indent=2))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    agent = build_agent(settings_from_args(args))
+    _ask(agent, " ".join(args.text), {}, args.trace)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    agent = build_agent(settings_from_args(args))
+    session: dict[str, str] = {}
+    print("Ask about an order or a return (Ctrl-D or 'quit' to leave).", file=sys.stderr)
+    while True:
+        try:
+            text = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        if text.strip().lower() in {"quit", "exit"}:
+            return 0
+        print("agent> ", end="")
+        _ask(agent, text, session, args.trace)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The blog's cases, then a clarify-then-id conversation, each as a Lex V2 event through the handler."""
+    from . import handler
+    from .samples import BLOG_CASES, text_event
+
+    handler.set_agent(build_agent(settings_from_args(args)))
+    conversation = [(text, None) for text in BLOG_CASES] + [("Where is my order?", "carry"), ("it's 123456", "carry")]
+    attributes: dict[str, str] = {}
+    for text, carry in conversation:
+        response = handler.lambda_handler(text_event(text, attributes if carry else None))
+        state = response["sessionState"]
+        if carry:
+            attributes = state["sessionAttributes"]
+        print(f"Q: {text}")
+        print(f"A: {response['messages'][0]['content']}  [{state['intent']['state']}]")
+        print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="answer one question and exit")
+    ask.add_argument("text", nargs="+", help="the customer's question")
+    ask.add_argument("--trace", action="store_true", help="also print the turn record as JSON")
+    _add_agent_flags(ask)
+    ask.set_defaults(run=cmd_ask)
+
+    chat = commands.add_parser("chat", help="a small REPL; keeps the session between turns")
+    chat.add_argument("--trace", action="store_true", help="print the turn record after each answer")
+    _add_agent_flags(chat)
+    chat.set_defaults(run=cmd_chat)
+
+    demo = commands.add_parser("demo", help="run the blog's test cases through the Lex V2 handler")
+    _add_agent_flags(demo)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # The per-turn INFO log is for Lambda; on a terminal it would drown the answers.
+    logging.getLogger("orchestrator").setLevel(os.environ.get("LOG_LEVEL", "WARNING").upper())
+    try:
+        return args.run(args)
+    except (SettingsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

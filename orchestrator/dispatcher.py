@@ -1,0 +1,132 @@
+"""The dispatcher: invoke a validated tool call through a transport, within the deadline.
+
+``LambdaTransport`` calls the tool Lambdas with boto3 (function names from the environment, the
+time left as read timeout). ``InProcessTransport`` calls the same handler functions in this
+process, for the laptop and the tests. Both answer a ``ToolResult``; neither raises.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import importlib
+import json
+import math
+import os
+from typing import Any, Callable, Mapping, Protocol
+
+from .budget import Deadline
+from .parser import ToolCall
+from .registry import Registry, Tool
+from .turn import ToolResult
+
+
+class Transport(Protocol):
+    name: str
+
+    def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
+        """Call the tool. Never raises."""
+
+
+def result_from_response(response: Any) -> ToolResult:
+    """Check a tool's answer against the tool contract."""
+    if not isinstance(response, Mapping):
+        return ToolResult(502, "", error="tool answered something that is not an object")
+    status, body, data = response.get("statusCode"), response.get("body"), response.get("data", {})
+    if not isinstance(status, int) or not isinstance(body, str) or not isinstance(data, Mapping):
+        return ToolResult(502, "", error="tool answer does not follow the tool contract")
+    return ToolResult(status, body, dict(data))
+
+
+class InProcessTransport:
+    """Calls ``tool.local_handler`` ("module:function") in this process, on a worker thread."""
+
+    name = "inprocess"
+    _pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
+
+    def __init__(self, handlers: Mapping[str, Callable[[dict, Any], Any]] | None = None) -> None:
+        self._handlers = dict(handlers or {})
+
+    def _handler(self, tool: Tool) -> Callable[[dict, Any], Any]:
+        if tool.name not in self._handlers:
+            module, _, attr = tool.local_handler.partition(":")
+            self._handlers[tool.name] = getattr(importlib.import_module(module), attr)
+        return self._handlers[tool.name]
+
+    def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
+        try:
+            future = self._pool.submit(self._handler(tool), dict(payload), None)
+            return result_from_response(future.result(timeout=max(timeout_s, 0.001)))
+        except concurrent.futures.TimeoutError:
+            return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
+        except Exception as exc:  # noqa: BLE001 - a crashing tool is a 502, never a crashed turn
+            return ToolResult(502, "", error=f"tool raised {type(exc).__name__}")
+
+
+@functools.lru_cache(maxsize=8)
+def _lambda_client(read_timeout_s: int, region: str | None) -> Any:
+    import boto3  # lazy: the in-process path never needs it
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=read_timeout_s, retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("lambda", region_name=region, config=config)
+
+
+class LambdaTransport:
+    """Invokes the tool Lambda named by ``os.environ[tool.function_name_env]``."""
+
+    name = "lambda"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        region: str | None = None,
+        client_factory: Callable[[float], Any] | None = None,
+    ) -> None:
+        self._env = os.environ if env is None else env
+        self._client_for = client_factory or (lambda t: _lambda_client(max(1, math.ceil(t)), region))
+
+    def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+        function_name = self._env.get(tool.function_name_env, "")
+        if not function_name:
+            return ToolResult(502, "", error=f"{tool.function_name_env} is not set")
+        try:
+            response = self._client_for(timeout_s).invoke(
+                FunctionName=function_name,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(payload).encode("utf-8"),
+            )
+            raw = response["Payload"].read()
+        except (ReadTimeoutError, ConnectTimeoutError):
+            return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
+        except ClientError as exc:
+            return ToolResult(502, "", error=f"lambda invoke failed: {exc.response.get('Error', {}).get('Code', 'Unknown')}")
+        except BotoCoreError as exc:
+            return ToolResult(502, "", error=f"lambda invoke failed: {type(exc).__name__}")
+        if response.get("FunctionError"):
+            return ToolResult(502, "", error=f"tool function error: {response['FunctionError']}")
+        try:
+            return result_from_response(json.loads(raw))
+        except ValueError:
+            return ToolResult(502, "", error="tool answer is not JSON")
+
+
+def dispatch(call: ToolCall, registry: Registry, transport: Transport, deadline: Deadline) -> ToolResult:
+    """Invoke ``call`` if, and only if, it is still a valid call of a registered tool."""
+    if not call.is_valid_for(registry):
+        return ToolResult(400, "", error="refused: not a valid call of a registered tool")
+    if deadline.expired():
+        return ToolResult(504, "", error="no time left for the tool call")
+    return transport.invoke(call.tool, call.tool.payload(call.arguments), deadline.remaining())
+
+
+_TRANSPORTS: dict[str, Callable[[], Transport]] = {"inprocess": InProcessTransport, "lambda": LambdaTransport}
+
+
+def build_transport(name: str) -> Transport:
+    try:
+        return _TRANSPORTS[name]()
+    except KeyError:
+        raise ValueError(f"unknown tool transport {name!r}; choose one of {', '.join(sorted(_TRANSPORTS))}") from None

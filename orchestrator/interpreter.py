@@ -1,0 +1,133 @@
+"""The output parser and the output interpreter.
+
+The output parser turns a tool's answer into the customer's words. The interpreter decides
+whether that answers the question (the blog's filter for "What is the impact of return rtn001 on
+world peace?"). With an LLM backend it asks the model after the call; without one it checks,
+before the call, that the question asks only about things the tool covers.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from .budget import Deadline
+from .llm import LLM, LLMError
+from .registry import Registry, Tool
+from .replies import UNAVAILABLE_REPLY
+from .turn import ToolResult
+
+# Words that carry no topic. Everything else in a question must be something a tool covers.
+_STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be been before being below but by can
+    could did do does doing done for from get got had has have having he her here hers him his how i
+    i'd i'm i've if in into is it it's its just know let like me might mine more most much must my
+    need no not now of off on once only or other our out over please pls said say see she should so
+    some still such tell than thank thanks that the their them then there these they this those
+    through to too under until up us very want was we were what when where whether which while who
+    whom why will with would yet you your yours hi hello hey okay ok yes also already really right
+    way check checking look looking find update info information wondering guys could've isn't
+    hasn't haven't didn't doesn't don't won't can't wasn't weren't one last since long ago day days
+    week weeks today yesterday morning afternoon evening sorry kindly""".split()
+)
+
+# Words of the domain that are not in any tool's examples but belong to these questions.
+_DOMAIN = frozenset(
+    """order orders purchase purchased bought buy package parcel shipment shipping ship delivery
+    deliver arrive arrival tracking track carrier courier status number id item items product
+    return returned returning refund refunded money back credit processed process received receive
+    send sent reject rejected cancel cancelled canceled date eta late delayed lost missing placed
+    amount quantity estimated expected yet progress happen happened account""".split()
+)
+
+_WORD = re.compile(r"[a-z][a-z']*")
+
+
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+@lru_cache(maxsize=16)
+def _vocabulary(registry: Registry) -> frozenset[str]:
+    words: set[str] = set(_DOMAIN)
+    for tool in registry:
+        words.update(_WORD.findall(tool.description.lower()))
+        for example in tool.examples:
+            words.update(_WORD.findall(example.utterance.lower()))
+    return frozenset(_stem(w) for w in words)
+
+
+def _content_words(text: str, registry: Registry) -> list[str]:
+    for parameter in registry.id_parameters():
+        text = re.sub(parameter.pattern, " ", text, flags=parameter.flags | re.IGNORECASE)
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+
+
+def uncovered_words(text: str, registry: Registry) -> list[str]:
+    """The topic words of ``text`` that no tool covers (ids and stopwords aside)."""
+    vocabulary = _vocabulary(registry)
+    return [w for w in _content_words(text, registry) if _stem(w) not in vocabulary]
+
+
+def covers(text: str, registry: Registry) -> bool:
+    """True unless most of the question is about something no tool covers (two words or more)."""
+    off_topic = uncovered_words(text, registry)
+    return not (len(off_topic) >= 2 and len(off_topic) * 2 > len(_content_words(text, registry)))
+
+
+def answer_text(tool: Tool, result: ToolResult) -> str:
+    """The output parser: the tool's sentence, or an apology when the tool could not answer."""
+    if result.status_code in (200, 400, 404) and result.body:
+        return result.body
+    return UNAVAILABLE_REPLY.format(noun=tool.noun)
+
+
+def relevance_prompt(question: str, answer: str) -> str:
+    return (
+        "A customer asked a question and our order system gave an answer.\n"
+        f"Question: {question.strip()}\n"
+        f"Answer: {answer.strip()}\n"
+        "Does the answer respond to what the customer asked? Answer yes or no.\n"
+        "Response:"
+    )
+
+
+class Interpreter:
+    """Decides whether a tool's answer should be given to the customer."""
+
+    def __init__(self, llm: LLM | None = None) -> None:
+        self.llm = llm
+
+    @property
+    def checks_before_call(self) -> bool:
+        return self.llm is None
+
+    def precheck(self, text: str, registry: Registry) -> bool:
+        """Without an LLM: is the question about something the tools cover at all?"""
+        return covers(text, registry)
+
+    def relevant(self, text: str, answer: str, registry: Registry, deadline: Deadline) -> tuple[bool, int, str]:
+        """After the call, with an LLM: (relevant, model calls, how it was decided)."""
+        if self.llm is None:
+            return covers(text, registry), 0, "coverage"
+        try:
+            output = self.llm.generate(
+                relevance_prompt(text, answer), max_tokens=3, stop=("\n",), timeout_s=deadline.remaining()
+            )
+        except LLMError:
+            # The model could not judge: fall back to the rule, rather than lose the answer.
+            return covers(text, registry), 1, "coverage_fallback"
+        verdict = output.strip().lower()
+        if verdict.startswith("no"):
+            return False, 1, "model"
+        if verdict.startswith("yes"):
+            return True, 1, "model"
+        return covers(text, registry), 1, "coverage_fallback"
+
+
+def from_llm(llm: Any) -> Interpreter:
+    return Interpreter(llm)

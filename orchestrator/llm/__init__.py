@@ -1,0 +1,62 @@
+"""LLM backends behind one small protocol: text in, text out, greedy.
+
+Built-in backends are registered the same way a plug-in would be (``register_backend``), and
+are imported only when chosen, so the Lambda cold start never pays for a backend it does not use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Protocol, Sequence
+
+
+class LLMError(Exception):
+    """The model could not answer: the endpoint failed, refused or returned nonsense."""
+
+
+class LLMTimeout(LLMError):
+    """The model did not answer within the time it was given."""
+
+
+class LLM(Protocol):
+    name: str
+
+    def generate(
+        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+    ) -> str:
+        """Greedy completion of ``prompt``. Raises LLMTimeout or LLMError."""
+
+
+# name -> "module:factory"; a factory takes the Settings and returns an LLM.
+_BACKENDS: dict[str, str] = {
+    "sagemaker": "orchestrator.llm.sagemaker:from_settings",
+    "openai": "orchestrator.llm.openai_compat:from_settings",
+}
+
+
+def register_backend(name: str, factory: str | Callable[[Any], LLM]) -> None:
+    """Make ``--backend NAME`` build an LLM with ``factory(settings)``."""
+    _BACKENDS[name] = factory  # type: ignore[assignment]
+
+
+def backend_names() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def build_backend(name: str, settings: Any) -> LLM:
+    try:
+        factory = _BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown LLM backend {name!r}; choose one of {', '.join(backend_names())}") from None
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory(settings)
+
+
+def stop_at(text: str, stop: Sequence[str]) -> str:
+    """Cut ``text`` at the first stop sequence (for servers that ignore ``stop``)."""
+    cut = len(text)
+    for s in stop:
+        if s and (i := text.find(s)) != -1:
+            cut = min(cut, i)
+    return text[:cut]

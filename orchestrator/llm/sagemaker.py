@@ -1,0 +1,112 @@
+"""SageMaker JumpStart text2text (Flan-UL2) through ``sagemaker-runtime`` ``invoke_endpoint``.
+
+Two payload formats, because JumpStart changed its container between major model versions:
+
+* ``jumpstart`` (the pinned Flan-UL2 version): ``{"text_inputs", "max_length", "do_sample"}`` in,
+  ``{"generated_texts": [...]}`` out.
+* ``tgi`` (newer, Text Generation Inference): ``{"inputs", "parameters": {...}}`` in,
+  ``[{"generated_text": ...}]`` out.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from typing import Any, Callable, Sequence
+
+from . import LLMError, LLMTimeout, stop_at
+
+PAYLOAD_FORMATS = ("jumpstart", "tgi")
+
+
+def build_request(prompt: str, *, max_tokens: int, stop: Sequence[str], payload_format: str) -> dict[str, Any]:
+    if payload_format == "jumpstart":
+        return {"text_inputs": prompt, "max_length": max_tokens, "do_sample": False}
+    if payload_format == "tgi":
+        parameters: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": False}
+        if stop:
+            parameters["stop"] = list(stop)
+        return {"inputs": prompt, "parameters": parameters}
+    raise ValueError(f"payload format must be one of {PAYLOAD_FORMATS}, not {payload_format!r}")
+
+
+def parse_response(body: Any) -> str:
+    """The generated text from either format's response body."""
+    if isinstance(body, dict):
+        texts = body.get("generated_texts")
+        if isinstance(texts, list) and texts and isinstance(texts[0], str):
+            return texts[0]
+        if isinstance(body.get("generated_text"), str):
+            return body["generated_text"]
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        if isinstance(body[0].get("generated_text"), str):
+            return body[0]["generated_text"]
+    raise LLMError("endpoint response has no generated text")
+
+
+@functools.lru_cache(maxsize=8)
+def _runtime_client(read_timeout_s: int, region: str | None) -> Any:
+    import boto3  # lazy: only this backend needs sagemaker-runtime
+    from botocore.config import Config
+
+    config = Config(connect_timeout=2, read_timeout=read_timeout_s, retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("sagemaker-runtime", region_name=region, config=config)
+
+
+class SageMakerLLM:
+    name = "sagemaker"
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        payload_format: str = "jumpstart",
+        region: str | None = None,
+        client_factory: Callable[[float], Any] | None = None,
+    ) -> None:
+        if not endpoint_name:
+            raise ValueError("SageMaker backend needs an endpoint name (SAGEMAKER_ENDPOINT_NAME)")
+        if payload_format not in PAYLOAD_FORMATS:
+            raise ValueError(f"payload format must be one of {PAYLOAD_FORMATS}, not {payload_format!r}")
+        self.endpoint_name = endpoint_name
+        self.payload_format = payload_format
+        self.region = region
+        # Clients are cached per whole second of timeout: each call gets what is left of the turn.
+        self._client_for = client_factory or (lambda t: _runtime_client(max(1, math.ceil(t)), self.region))
+
+    def generate(
+        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+    ) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+
+        if timeout_s <= 0:
+            raise LLMTimeout("no time left for the model call")
+        request = build_request(prompt, max_tokens=max_tokens, stop=stop, payload_format=self.payload_format)
+        try:
+            response = self._client_for(timeout_s).invoke_endpoint(
+                EndpointName=self.endpoint_name,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps(request).encode("utf-8"),
+            )
+            raw = response["Body"].read()
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise LLMTimeout(f"endpoint did not answer in {timeout_s:.1f}s") from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise LLMError(f"endpoint error {error.get('Code', 'Unknown')}") from exc
+        except BotoCoreError as exc:
+            raise LLMError(f"endpoint call failed: {type(exc).__name__}") from exc
+        try:
+            body = json.loads(raw)
+        except (TypeError, ValueError) as exc:
+            raise LLMError("endpoint response is not JSON") from exc
+        return stop_at(parse_response(body), stop).strip()
+
+
+def from_settings(settings: Any) -> SageMakerLLM:
+    return SageMakerLLM(
+        settings.sagemaker_endpoint_name,
+        payload_format=settings.sagemaker_payload_format,
+        region=settings.aws_region or None,
+    )

@@ -1,0 +1,48 @@
+"""Planners: a turn and the registry in, a ``Plan`` out (one tool with raw arguments, or none).
+
+``router`` (the embedded default: nearest labelled example, no LLM) and ``fewshot`` (the blog's
+design: an LLM names the tool) are registered like plug-ins and imported only when chosen. A plan
+names a tool as a string; only ``Registry.get`` turns it into something callable, so no planner
+can dispatch a tool that is not registered.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Protocol
+
+from ..budget import Deadline
+from ..registry import Registry
+from ..turn import Plan
+
+
+class Planner(Protocol):
+    name: str
+
+    def plan(self, text: str, registry: Registry, deadline: Deadline) -> Plan:
+        """Choose a tool for ``text``. Never raises: failures come back as ``Plan(error=...)``."""
+
+
+# name -> "module:factory"; a factory takes (settings, llm or None) and returns a Planner.
+_PLANNERS: dict[str, str | Callable[[Any, Any], Planner]] = {
+    "router": "orchestrator.planners.router:from_settings",
+    "fewshot": "orchestrator.planners.fewshot:from_settings",
+}
+
+
+def register_planner(name: str, factory: str | Callable[[Any, Any], Planner]) -> None:
+    _PLANNERS[name] = factory
+
+
+def planner_names() -> list[str]:
+    return sorted(_PLANNERS)
+
+
+def build_planner(name: str, settings: Any, llm: Any = None) -> Planner:
+    try:
+        factory = _PLANNERS[name]
+    except KeyError:
+        raise ValueError(f"unknown planner {name!r}; choose one of {', '.join(planner_names())}") from None
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory(settings, llm)

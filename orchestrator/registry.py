@@ -1,0 +1,235 @@
+"""The tool registry: each tool declared once, and everything else derived from it.
+
+The few-shot planner's prompt, the router's labelled examples, the parser's id extraction and
+validation, the dispatcher's payload and function name, and the eval harness all read a
+``Tool``. Adding a tool is one ``Tool(...)`` here and one handler under ``tools/``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+NO_TOOL = "no_tool"
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class IdParameter:
+    """A tool parameter that is an identifier the customer types: found and checked by regex."""
+
+    name: str  # the argument name the planner and the eval use, e.g. "order_id"
+    wire_name: str  # the field the tool Lambda reads, e.g. "orderId"
+    description: str
+    pattern: str  # matches the whole normalised id
+    normalise: Callable[[str], str] = _strip
+    flags: int = 0
+    # What to ask for when the id is missing, e.g. "your six-digit order number".
+    ask_for: str = ""
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, self.flags)
+
+    def find_all(self, text: str) -> list[str]:
+        """Every valid id in ``text``, normalised, in order, without repeats."""
+        # Ids must stand alone: 1234567 holds no six-digit order id.
+        finder = re.compile(rf"(?<![A-Za-z0-9])(?:{self.pattern})(?![A-Za-z0-9])", self.flags)
+        seen: list[str] = []
+        for match in finder.finditer(text or ""):
+            value = self.normalise(match.group(0))
+            if value not in seen:
+                seen.append(value)
+        return seen
+
+    def validate(self, value: Any) -> str | None:
+        """The normalised id, or None when ``value`` is not a valid id."""
+        if not isinstance(value, str):
+            return None
+        normalised = self.normalise(value)
+        return normalised if self.compiled.fullmatch(normalised) else None
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "description": self.description, "pattern": f"^(?:{self.pattern})$"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """A labelled utterance: what a customer says and the arguments the tool should get."""
+
+    utterance: str
+    arguments: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)  # identity: the dispatcher checks a call's tool *is* the registered one
+class Tool:
+    name: str
+    description: str
+    parameters: tuple[IdParameter, ...]
+    examples: tuple[Example, ...]
+    # Where the tool lives: a Lambda function whose name is in this environment variable (AWS),
+    # or a Python handler "module:function" (in-process, locally).
+    function_name_env: str
+    local_handler: str
+    noun: str  # "order", "return": for messages to the customer
+    mutates: bool = False  # does calling it change data? (no tool here does yet)
+
+    def parameter(self, name: str) -> IdParameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The parameters as JSON Schema (what a native tool-calling model or the eval reads)."""
+        return {
+            "type": "object",
+            "properties": {p.name: p.json_schema() for p in self.parameters},
+            "required": [p.name for p in self.parameters],
+            "additionalProperties": False,
+        }
+
+    def payload(self, arguments: Mapping[str, str]) -> dict[str, str]:
+        """The tool Lambda's event for validated arguments."""
+        return {p.wire_name: arguments[p.name] for p in self.parameters}
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: derived prompts and indexes are cached per registry
+class Registry:
+    """The tools the agent may call, plus labelled utterances that call none."""
+
+    tools: tuple[Tool, ...]
+    # Labelled no-tool utterances: greetings get the friendly reply, the rest the scope reply.
+    greetings: tuple[str, ...] = ()
+    out_of_scope: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names) or NO_TOOL in names:
+            raise ValueError(f"tool names must be unique and not {NO_TOOL!r}: {names}")
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self.tools)
+
+    def __len__(self) -> int:
+        return len(self.tools)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tools)
+
+    def get(self, name: Any) -> Tool | None:
+        """The tool called ``name``, or None: the one door through which a name becomes a tool."""
+        if not isinstance(name, str):
+            return None
+        return next((t for t in self.tools if t.name == name), None)
+
+    def with_tools(self, tools: Iterable[Tool]) -> "Registry":
+        return Registry(tuple(tools), self.greetings, self.out_of_scope)
+
+    def id_parameters(self) -> list[IdParameter]:
+        return [p for t in self.tools for p in t.parameters]
+
+
+ORDER_ID = IdParameter(
+    name="order_id",
+    wire_name="orderId",
+    description="The customer's order number: six digits, for example 123456.",
+    pattern=r"\d{6}",
+    ask_for="your six-digit order number (for example 123456)",
+)
+
+RETURN_ID = IdParameter(
+    name="return_id",
+    wire_name="returnId",
+    description="The return id: 'rtn' followed by three digits, for example rtn001.",
+    pattern=r"rtn\d{3}",
+    flags=re.IGNORECASE,
+    normalise=_lower,
+    ask_for="your return id ('rtn' and three digits, for example rtn001)",
+)
+
+ORDER_INQUIRY = Tool(
+    name="order_inquiry",
+    description="Look up an order by its order number: whether it is processing, shipped, delivered "
+    "or cancelled, with dates, carrier and tracking number.",
+    parameters=(ORDER_ID,),
+    function_name_env="ORDERS_FUNCTION_NAME",
+    local_handler="tools.orders:lambda_handler",
+    noun="order",
+    examples=(
+        Example("What is the status of order 123456?", {"order_id": "123456"}),
+        Example("Could you tell me if order 123456 has shipped?", {"order_id": "123456"}),
+        Example("Where is my order 234567?", {"order_id": "234567"}),
+        Example("Has my package for order 345678 been delivered yet?", {"order_id": "345678"}),
+        Example("I want to track order 456789", {"order_id": "456789"}),
+        Example("When will order 567890 arrive?", {"order_id": "567890"}),
+        Example("Can I get the tracking number for order 678901?", {"order_id": "678901"}),
+        Example("Was order 789012 cancelled?", {"order_id": "789012"}),
+        Example("Check on my purchase 890123 please", {"order_id": "890123"}),
+        Example("my order hasn't arrived", {}),
+        Example("Where is my order?", {}),
+        Example("I'd like to know the delivery date of my purchase", {}),
+    ),
+)
+
+RETURNS_INQUIRY = Tool(
+    name="returns_inquiry",
+    description="Look up a return by its return id: whether it was requested, received, processed, "
+    "refunded or rejected, and the refund amount.",
+    parameters=(RETURN_ID,),
+    function_name_env="RETURNS_FUNCTION_NAME",
+    local_handler="tools.returns:lambda_handler",
+    noun="return",
+    examples=(
+        Example("Is my return rtn001 processed?", {"return_id": "rtn001"}),
+        Example("What is the status of return rtn002?", {"return_id": "rtn002"}),
+        Example("Has return rtn003 been refunded yet?", {"return_id": "rtn003"}),
+        Example("When will I get my refund for rtn004?", {"return_id": "rtn004"}),
+        Example("Did you receive the item I sent back, return rtn005?", {"return_id": "rtn005"}),
+        Example("Why was return rtn006 rejected?", {"return_id": "rtn006"}),
+        Example("How much will I be refunded for return rtn007?", {"return_id": "rtn007"}),
+        Example("Where is my refund?", {}),
+        Example("I want to check on my return", {}),
+        Example("Has my return been processed?", {}),
+    ),
+)
+
+DEFAULT_REGISTRY = Registry(
+    tools=(ORDER_INQUIRY, RETURNS_INQUIRY),
+    greetings=(
+        "hello",
+        "hi there",
+        "hey",
+        "good morning",
+        "good afternoon",
+        "thanks",
+        "thank you so much",
+        "bye",
+        "how are you?",
+    ),
+    out_of_scope=(
+        "What is the weather like today?",
+        "Tell me a joke",
+        "What is the capital of France?",
+        "Who won the football game last night?",
+        "Can you help me with my homework?",
+        "What time is it in Tokyo?",
+        "Recommend a good movie",
+        "How do I cook pasta?",
+        "What is the meaning of life?",
+        "Write me a poem about the sea",
+        "What do you think about politics?",
+        "How tall is Mount Everest?",
+        "Translate hello into Spanish",
+        "What is your favourite colour?",
+        "Book me a flight to Paris",
+        "What is the exchange rate of the dollar?",
+        "Set an alarm for 7am",
+        "What's my credit score?",
+    ),
+)

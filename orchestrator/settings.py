@@ -1,0 +1,111 @@
+"""Settings from the environment (Lambda) with overrides from CLI flags (laptop).
+
+| variable | default | meaning |
+|---|---|---|
+| AGENT_PLANNER | router | router (embedded, no LLM) or fewshot (LLM names the tool) |
+| LLM_BACKEND | none | none, sagemaker or openai; with a backend the interpreter uses it too |
+| TOOL_TRANSPORT | inprocess | inprocess (call tools/ here) or lambda (invoke the tool functions) |
+| MAX_STEPS | 2 | planner rounds per turn |
+| ROUTER_FLOOR | 0.35 | the router's similarity floor for calling a tool |
+| SAGEMAKER_ENDPOINT_NAME | | the Flan-UL2 endpoint |
+| SAGEMAKER_PAYLOAD_FORMAT | jumpstart | jumpstart (text_inputs) or tgi (inputs/parameters) |
+| OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY | | an OpenAI-compatible chat server |
+| ORDERS_FUNCTION_NAME, RETURNS_FUNCTION_NAME | | tool Lambdas (lambda transport) |
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+class SettingsError(ValueError):
+    """A setting has a value the agent cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    planner: str = "router"
+    backend: str = "none"
+    transport: str = "inprocess"
+    max_steps: int = 2
+    router_floor: float = 0.35
+    sagemaker_endpoint_name: str = ""
+    sagemaker_payload_format: str = "jumpstart"
+    openai_base_url: str = ""
+    openai_model: str = ""
+    openai_api_key: str = dataclasses.field(default="", repr=False)
+    aws_region: str = ""
+
+    _ENV = {
+        "planner": "AGENT_PLANNER",
+        "backend": "LLM_BACKEND",
+        "transport": "TOOL_TRANSPORT",
+        "max_steps": "MAX_STEPS",
+        "router_floor": "ROUTER_FLOOR",
+        "sagemaker_endpoint_name": "SAGEMAKER_ENDPOINT_NAME",
+        "sagemaker_payload_format": "SAGEMAKER_PAYLOAD_FORMAT",
+        "openai_base_url": "OPENAI_BASE_URL",
+        "openai_model": "OPENAI_MODEL",
+        "openai_api_key": "OPENAI_API_KEY",
+        "aws_region": "AWS_REGION",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if field.name.startswith("_"):
+                continue
+            raw = env.get(cls._ENV[field.name], "")
+            if raw != "":
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.coerce(values)
+
+    @classmethod
+    def coerce(cls, values: Mapping[str, Any]) -> "Settings":
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            env_name = cls._ENV.get(name, name)
+            kind = type(getattr(cls, name))
+            try:
+                out[name] = kind(value.strip() if isinstance(value, str) else value)
+            except (TypeError, ValueError):
+                raise SettingsError(f"{env_name} must be a {kind.__name__}, got {value!r}") from None
+        settings = cls(**out)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.max_steps < 1 or self.max_steps > 5:
+            raise SettingsError(f"MAX_STEPS must be between 1 and 5, got {self.max_steps}")
+        if not 0.0 <= self.router_floor <= 1.0:
+            raise SettingsError(f"ROUTER_FLOOR must be between 0 and 1, got {self.router_floor}")
+        if self.planner == "fewshot" and self.backend == "none":
+            raise SettingsError("the fewshot planner needs an LLM: set LLM_BACKEND to sagemaker or openai")
+
+    def replace(self, **changes: Any) -> "Settings":
+        return self.coerce({**dataclasses.asdict(self), **{k: v for k, v in changes.items() if v is not None}})
+
+
+def build_agent(settings: Settings, **agent_options: Any) -> Any:
+    """An ``Agent`` wired as ``settings`` say (imports only the parts it uses)."""
+    from .agent import Agent
+    from .dispatcher import build_transport
+    from .interpreter import Interpreter
+    from .llm import build_backend
+    from .planners import build_planner
+    from .registry import DEFAULT_REGISTRY
+
+    llm = None if settings.backend == "none" else build_backend(settings.backend, settings)
+    return Agent(
+        agent_options.pop("registry", DEFAULT_REGISTRY),
+        build_planner(settings.planner, settings, llm),
+        build_transport(settings.transport),
+        interpreter=Interpreter(llm),
+        max_steps=settings.max_steps,
+        **agent_options,
+    )
