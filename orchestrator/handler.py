@@ -16,7 +16,8 @@ from .budget import Deadline
 from .settings import Settings, build_agent
 
 logger = logging.getLogger("orchestrator")
-logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+if logger.level == logging.NOTSET:  # the CLI quietens it before importing us
+    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 APOLOGY = "Sorry, something went wrong on our side. Please try again in a moment."
 

@@ -73,10 +73,30 @@ def uncovered_words(text: str, registry: Registry) -> list[str]:
     return [w for w in _content_words(text, registry) if _stem(w) not in vocabulary]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!;])\s+")
+
+
+def _sentences_with_ids(text: str, registry: Registry) -> list[str]:
+    """The sentences that mention an id: what the customer asks of a tool.
+
+    "Has order 123456 shipped? My name is Jane." is judged on its first sentence only.
+    """
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    with_ids = [s for s in sentences if any(p.find_all(s) for p in registry.id_parameters())]
+    return with_ids or [text]
+
+
 def covers(text: str, registry: Registry) -> bool:
-    """True unless most of the question is about something no tool covers (two words or more)."""
-    off_topic = uncovered_words(text, registry)
-    return not (len(off_topic) >= 2 and len(off_topic) * 2 > len(_content_words(text, registry)))
+    """True unless the question is mostly about something no tool covers.
+
+    A sentence is off-topic when two or more of its topic words, and more than half of them,
+    are outside every tool's vocabulary ("the impact of return rtn001 on world peace").
+    """
+    for sentence in _sentences_with_ids(text, registry):
+        off_topic = uncovered_words(sentence, registry)
+        if not (len(off_topic) >= 2 and len(off_topic) * 2 > len(_content_words(sentence, registry))):
+            return True
+    return False
 
 
 def answer_text(tool: Tool, result: ToolResult) -> str:

@@ -1,0 +1,194 @@
+"""Every branch of the loop, with scripted planners, models and tool transports."""
+import pytest
+
+from orchestrator.agent import Agent
+from orchestrator.budget import Deadline
+from orchestrator.dispatcher import InProcessTransport
+from orchestrator.interpreter import Interpreter, covers
+from orchestrator.llm import LLMTimeout
+from orchestrator.llm.scripted import ScriptedLLM
+from orchestrator.planners.fewshot import FewShotPlanner
+from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
+from orchestrator.replies import OUT_OF_SCOPE_REPLY, TIMEOUT_REPLY
+from orchestrator.turn import Plan, ToolResult
+
+
+class ScriptedTransport:
+    name = "scripted"
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.calls = []
+
+    def invoke(self, tool, payload, timeout_s):
+        self.calls.append((tool.name, payload, timeout_s))
+        return self.results.pop(0)
+
+
+class ScriptedPlanner:
+    name = "scripted"
+
+    def __init__(self, *plans):
+        self.plans = list(plans)
+        self.calls = 0
+
+    def plan(self, text, registry, deadline):
+        self.calls += 1
+        return self.plans.pop(0)
+
+
+def fewshot_agent(replies, transport, **kw):
+    llm = ScriptedLLM(replies)
+    return Agent(REGISTRY, FewShotPlanner(llm), transport, interpreter=Interpreter(llm), **kw), llm
+
+
+def test_tool_call_then_model_confirms_relevance():
+    transport = ScriptedTransport(ToolResult(200, "Order 123456 shipped."))
+    agent, llm = fewshot_agent(["order_inquiry", "yes"], transport)
+    record = agent.run_turn("Has order 123456 shipped?")
+    assert (record.action, record.tool, record.arguments) == ("tool_call", "order_inquiry", {"order_id": "123456"})
+    assert record.answer == "Order 123456 shipped." and record.fulfilled
+    assert record.model_calls == 2 and record.tool_calls == 1 and record.rounds == 1
+    assert transport.calls[0][:2] == ("order_inquiry", {"orderId": "123456"})
+    assert [s.name for s in record.steps] == ["plan", "parse", "dispatch", "interpret"]
+    assert "Has order 123456 shipped?" in llm.prompts[1] and "Order 123456 shipped." in llm.prompts[1]
+
+
+def test_model_says_the_answer_is_off_topic():
+    transport = ScriptedTransport(ToolResult(200, "Return rtn001 was received."))
+    agent, _ = fewshot_agent(["returns_inquiry", "No"], transport)
+    record = agent.run_turn("What is the impact of return rtn001 on world peace?")
+    assert record.action == "refuse" and record.reason == "not_relevant" and record.answer == OUT_OF_SCOPE_REPLY
+    assert "received" not in record.answer
+
+
+def test_model_naming_an_unregistered_tool_never_reaches_a_transport():
+    transport = ScriptedTransport()
+    agent, _ = fewshot_agent(["delete_all_orders"], transport)
+    record = agent.run_turn("delete order 123456")
+    assert record.action == "refuse" and record.reason == "invalid_tool" and transport.calls == []
+
+
+def test_planner_plug_in_naming_an_unregistered_tool_is_refused():
+    transport = ScriptedTransport()
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("drop_tables", {"order_id": "123456"})), transport)
+    record = agent.run_turn("order 123456")
+    assert record.reason == "unknown_tool" and record.tool_calls == 0 and transport.calls == []
+
+
+def test_model_timeout_is_retried_once_then_answers():
+    transport = ScriptedTransport(ToolResult(200, "Return rtn003 refunded."))
+    agent, _ = fewshot_agent([LLMTimeout("slow"), "returns_inquiry", "yes"], transport)
+    record = agent.run_turn("Is my return rtn003 processed?")
+    assert record.rounds == 2 and record.model_calls == 3 and record.answer == "Return rtn003 refunded."
+
+
+def test_model_timing_out_twice_answers_politely_and_fails_the_intent():
+    agent, _ = fewshot_agent([LLMTimeout("slow"), LLMTimeout("slow")], ScriptedTransport(), max_steps=2)
+    record = agent.run_turn("Is my return rtn003 processed?")
+    assert record.answer == TIMEOUT_REPLY and not record.fulfilled and record.rounds == 2
+
+
+def test_garbage_from_the_model_is_no_tool():
+    agent, _ = fewshot_agent(["%%%%"], ScriptedTransport())
+    record = agent.run_turn("order 123456")
+    assert record.action == "refuse" and record.tool_calls == 0
+
+
+def test_tool_failure_is_retried_once_then_apologises():
+    transport = ScriptedTransport(ToolResult(504, "", error="timeout"), ToolResult(502, "", error="crash"))
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry"), Plan("order_inquiry")), transport)
+    record = agent.run_turn("order 123456")
+    assert record.tool_calls == 2 and record.rounds == 2
+    assert not record.fulfilled and record.reason == "tool_unavailable" and "orders system" in record.answer
+
+
+def test_tool_failure_then_success():
+    transport = ScriptedTransport(ToolResult(500, "down"), ToolResult(200, "Order 123456 shipped."))
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry"), Plan("order_inquiry")), transport)
+    record = agent.run_turn("order 123456")
+    assert record.answer == "Order 123456 shipped." and record.fulfilled
+
+
+def test_max_steps_bounds_the_rounds():
+    transport = ScriptedTransport(*[ToolResult(500, "down")] * 5)
+    planner = ScriptedPlanner(*[Plan("order_inquiry")] * 5)
+    record = Agent(REGISTRY, planner, transport, max_steps=3).run_turn("order 123456")
+    assert planner.calls == 3 and len(transport.calls) == 3 and record.rounds == 3
+
+
+def test_expired_deadline_answers_without_calling_anything():
+    planner = ScriptedPlanner(Plan("order_inquiry"))
+    record = Agent(REGISTRY, planner, ScriptedTransport()).run_turn("order 123456", deadline=Deadline(0))
+    assert record.answer == TIMEOUT_REPLY and not record.fulfilled and planner.calls == 0
+
+
+def test_tool_gets_what_is_left_of_the_deadline():
+    transport = ScriptedTransport(ToolResult(200, "ok"))
+    Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry")), transport).run_turn("order 123456", deadline=Deadline(3))
+    assert 2.5 < transport.calls[0][2] <= 3
+
+
+def test_missing_id_asks_for_it_and_remembers_the_tool():
+    record = Agent(REGISTRY, ScriptedPlanner(Plan("returns_inquiry")), ScriptedTransport()).run_turn("where's my refund")
+    assert record.action == "clarify" and record.pending_tool == "returns_inquiry"
+    assert "return id" in record.answer and record.tool_calls == 0
+
+
+def test_pending_tool_hint_is_used_only_with_a_valid_id():
+    transport = ScriptedTransport(ToolResult(200, "Order 123456 shipped."))
+    planner = ScriptedPlanner()
+    agent = Agent(REGISTRY, planner, transport)
+    record = agent.run_turn("it's 123456", {"pendingTool": "order_inquiry"})
+    assert record.answer == "Order 123456 shipped." and planner.calls == 0
+
+
+@pytest.mark.parametrize("hint", ["delete_everything", "returns_inquiry", ""])
+def test_forged_or_mismatched_hints_are_planned_afresh(hint):
+    planner = ScriptedPlanner(Plan(None, reason="out_of_scope"))
+    transport = ScriptedTransport()
+    record = Agent(REGISTRY, planner, transport).run_turn("it's 123456", {"pendingTool": hint})
+    assert planner.calls == 1 and transport.calls == [] and record.action == "refuse"
+
+
+def test_empty_input_asks_again():
+    record = Agent(REGISTRY, ScriptedPlanner(), ScriptedTransport()).run_turn("   ")
+    assert record.action == "clarify" and record.reason == "empty_input"
+
+
+def test_router_path_refuses_off_topic_questions_before_calling_the_tool():
+    transport = ScriptedTransport()
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("returns_inquiry", score=0.7)), transport)
+    record = agent.run_turn("What is the impact of return rtn001 on world peace?")
+    assert record.reason == "not_relevant" and transport.calls == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("What is the impact of return rtn001 on world peace?", False),
+    ("Write a poem about order 123456", False),
+    ("Could you tell me if order 123456 has shipped?", True),
+    ("my parcel for order 123456 never arrived", True),
+    ("Has return rtn003 been refunded to my card yet?", True),
+    ("order 123456", True),
+])
+def test_coverage_rule(text, expected):
+    assert covers(text, REGISTRY) is expected
+
+
+def test_interpreter_falls_back_to_the_rule_when_the_model_fails():
+    llm = ScriptedLLM([LLMTimeout("slow"), "maybe"])
+    interpreter = Interpreter(llm)
+    assert interpreter.relevant("order 123456 status?", "shipped", REGISTRY, Deadline(5)) == (True, 1, "coverage_fallback")
+    assert interpreter.relevant("impact of rtn001 on world peace", "x", REGISTRY, Deadline(5))[0] is False
+
+
+def test_hooks_see_every_turn_record():
+    seen = []
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan(None, reason="out_of_scope")), ScriptedTransport(), hooks=[seen.append])
+    record = agent.run_turn("weather?")
+    assert seen == [record] and record.latency_ms >= 0
+
+
+def test_in_process_end_to_end_with_a_scripted_model():
+    agent, _ = fewshot_agent(["order_inquiry", "yes"], InProcessTransport())
+    assert "Herbal Handsoap" in agent.run_turn("Could you tell me if order 123456 has shipped?").answer

@@ -1,0 +1,107 @@
+import pytest
+
+from orchestrator.budget import Deadline
+from orchestrator.llm import LLMError, LLMTimeout
+from orchestrator.llm.scripted import ScriptedLLM
+from orchestrator.planners import build_planner
+from orchestrator.planners.fewshot import FewShotPlanner, parse_tool_name, render_prompt
+from orchestrator.planners.router import mask_ids
+from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
+from orchestrator.samples import BLOG_CASES
+from orchestrator.settings import Settings
+
+
+def test_prompt_is_rendered_from_the_registry():
+    prompt = render_prompt("Where is order 234567?", REGISTRY)
+    for tool in REGISTRY:
+        assert f"{tool.name}: {tool.description}" in prompt
+    assert "no_tool:" in prompt
+    assert prompt.endswith("Question: Where is order 234567?\nTool:")
+    assert "Question: What is the status of order 123456?\nTool: order_inquiry" in prompt
+
+
+@pytest.mark.parametrize("output,expected", [
+    ("order_inquiry", "order_inquiry"), ("  Returns_Inquiry.", "returns_inquiry"), ("Tool: order_inquiry", "order_inquiry"),
+    ('"no_tool"', "no_tool"), ("order_inquiry\nQuestion: next", "order_inquiry"),
+    ("cancel_order", None), ("order inquiry", None), ("", None), ("I think order_inquiry", None), ("<pad>", None),
+])
+def test_only_exact_registered_names_count(output, expected):
+    assert parse_tool_name(output, REGISTRY) == expected
+
+
+def _plan(reply, text="Where is order 123456?"):
+    llm = ScriptedLLM([reply])
+    return FewShotPlanner(llm).plan(text, REGISTRY, Deadline(5)), llm
+
+
+def test_fewshot_picks_the_named_tool_with_a_greedy_short_call():
+    plan, llm = _plan("order_inquiry")
+    assert plan.tool == "order_inquiry" and plan.model_calls == 1
+    assert llm.calls[0]["max_tokens"] <= 10 and llm.calls[0]["stop"] == ["\n"]
+    assert 0 < llm.calls[0]["timeout_s"] <= 5
+
+
+def test_fewshot_model_naming_a_tool_that_does_not_exist_is_no_tool():
+    plan, _ = _plan("refund_everything")
+    assert plan.tool is None and plan.reason == "invalid_tool" and plan.error is None
+
+
+def test_fewshot_garbage_is_no_tool():
+    plan, _ = _plan("\u0000\u2603 ### {]")
+    assert plan.tool is None and plan.reason == "invalid_tool"
+
+
+def test_fewshot_no_tool_distinguishes_greetings():
+    assert _plan("no_tool", "hello")[0].reason == "greeting"
+    assert _plan("no_tool", "weather in Scotland?")[0].reason == "out_of_scope"
+
+
+@pytest.mark.parametrize("error,reason", [(LLMTimeout("slow"), "model_timeout"), (LLMError("424"), "model_error")])
+def test_fewshot_model_failures_are_values(error, reason):
+    plan, _ = _plan(error)
+    assert plan.tool is None and plan.reason == reason and plan.error
+
+
+def test_fewshot_needs_a_backend():
+    with pytest.raises(ValueError, match="needs an LLM"):
+        build_planner("fewshot", Settings(), None)
+
+
+def test_mask_ids_hides_the_numbers_only():
+    assert mask_ids("order 123456 and RTN001, not 1234567", REGISTRY) == "order order and return, not 1234567"
+
+
+@pytest.mark.parametrize("text,tool", [
+    (BLOG_CASES[0], "order_inquiry"), (BLOG_CASES[1], "returns_inquiry"), (BLOG_CASES[2], None),
+    (BLOG_CASES[3], "order_inquiry"), (BLOG_CASES[4], "returns_inquiry"),
+    ("When will my package for order 222333 arrive?", "order_inquiry"),
+    ("has my refund for rtn010 gone through", "returns_inquiry"),
+    ("Who is the president of France?", None), ("hello!", None), ("Where is my order?", "order_inquiry"),
+])
+def test_router_routes_the_blog_cases_and_rejects_off_topic(router, text, tool):
+    plan = router.plan(text, REGISTRY, Deadline(5))
+    assert plan.tool == tool
+    assert plan.model_calls == 0
+    if tool:
+        assert plan.score >= router.floor
+
+
+def test_router_floor_turns_weak_matches_into_no_tool(router):
+    from orchestrator.planners.router import RouterPlanner
+
+    strict = RouterPlanner(router.embedder, floor=0.99)
+    plan = strict.plan("When will my package for order 222333 arrive?", REGISTRY, Deadline(5))
+    assert plan.tool is None and plan.reason == "out_of_scope" and plan.score < 0.99
+
+
+def test_router_model_failure_is_a_value():
+    from orchestrator.planners.router import RouterPlanner
+
+    class Broken:
+        name = "broken"
+
+        def embed(self, texts):
+            raise OSError("weights missing")
+
+    plan = RouterPlanner(Broken()).plan("order 123456", REGISTRY, Deadline(5))
+    assert plan.tool is None and plan.reason == "planner_error" and "OSError" in plan.error

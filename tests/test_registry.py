@@ -1,0 +1,77 @@
+import re
+
+import pytest
+
+from orchestrator.planners.fewshot import render_prompt
+from orchestrator.registry import DEFAULT_REGISTRY, NO_TOOL, ORDER_ID, RETURN_ID, Example, IdParameter, Registry, Tool
+from tools import orders, returns
+
+
+def test_order_id_is_six_digits_standing_alone():
+    assert ORDER_ID.find_all("order 123456 and 654321, not 1234567 or 12345") == ["123456", "654321"]
+    assert ORDER_ID.validate("123456") == "123456"
+    assert ORDER_ID.validate(" 123456 ") == "123456"
+    for bad in ("12345", "1234567", "12345a", "", None, 123456):
+        assert ORDER_ID.validate(bad) is None
+
+
+def test_return_id_is_case_insensitive_and_normalised():
+    assert RETURN_ID.find_all("Is RTN003 or Rtn001 done? not xrtn002 nor rtn0044") == ["rtn003", "rtn001"]
+    assert RETURN_ID.validate("RTN003") == "rtn003"
+    for bad in ("rtn01", "rtn0001", "ret001", "rtn 001"):
+        assert RETURN_ID.validate(bad) is None
+
+
+def test_json_schema_comes_from_the_parameters():
+    schema = DEFAULT_REGISTRY.get("order_inquiry").json_schema()
+    assert schema["required"] == ["order_id"]
+    assert re.fullmatch(schema["properties"]["order_id"]["pattern"], "123456")
+    assert not re.fullmatch(schema["properties"]["order_id"]["pattern"], "1234567")
+    assert schema["additionalProperties"] is False
+
+
+def test_every_example_with_arguments_matches_its_tool():
+    for tool in DEFAULT_REGISTRY:
+        for example in tool.examples:
+            found = {p.name: p.find_all(example.utterance)[:1] for p in tool.parameters}
+            expected = {name: [value] for name, value in example.arguments.items()}
+            assert {k: v for k, v in found.items() if v} == expected, example.utterance
+
+
+def test_registry_and_tool_handlers_agree_on_ids():
+    """The tools validate their own input too; both sides must accept the same ids."""
+    for candidate in ("123456", "000001", "12345", "1234567", "abcdef"):
+        assert (ORDER_ID.validate(candidate) is not None) == bool(orders.ORDERS.pattern.fullmatch(candidate))
+    for candidate in ("rtn001", "RTN001", "rtn01", "rtn0001"):
+        normalised = returns.RETURNS.normalise(candidate)
+        assert (RETURN_ID.validate(candidate) is not None) == bool(returns.RETURNS.pattern.fullmatch(normalised))
+
+
+def test_get_is_the_only_way_to_a_tool():
+    assert DEFAULT_REGISTRY.get("order_inquiry") is not None
+    for name in ("delete_everything", NO_TOOL, "", None, 3, "ORDER_INQUIRY"):
+        assert DEFAULT_REGISTRY.get(name) is None
+
+
+def test_names_must_be_unique_and_not_no_tool():
+    tool = DEFAULT_REGISTRY.get("order_inquiry")
+    with pytest.raises(ValueError):
+        Registry((tool, tool))
+
+
+def test_a_new_tool_reaches_the_prompt_without_editing_it():
+    """Contract 1: adding a tool is one declaration; the few-shot prompt follows."""
+    loyalty = Tool(
+        name="loyalty_points",
+        description="Look up a loyalty account's points balance.",
+        parameters=(IdParameter("account_id", "accountId", "Loyalty account", r"LP\d{4}"),),
+        examples=(Example("How many points does LP1234 have?", {"account_id": "LP1234"}),),
+        function_name_env="LOYALTY_FUNCTION_NAME",
+        local_handler="tools.loyalty:lambda_handler",
+        noun="account",
+    )
+    registry = DEFAULT_REGISTRY.with_tools([*DEFAULT_REGISTRY, loyalty])
+    prompt = render_prompt("points for LP9999?", registry)
+    assert "loyalty_points: Look up a loyalty account's points balance." in prompt
+    assert "Question: How many points does LP1234 have?\nTool: loyalty_points" in prompt
+    assert "loyalty_points" not in render_prompt("points for LP9999?", DEFAULT_REGISTRY)
