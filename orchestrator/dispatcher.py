@@ -7,15 +7,14 @@ process, for the laptop and the tests. Both answer a ``ToolResult``; neither rai
 from __future__ import annotations
 
 import concurrent.futures
-import functools
-import importlib
 import json
-import math
 import os
 from typing import Any, Callable, Mapping, Protocol
 
+from . import aws
 from .budget import Deadline
 from .parser import ToolCall
+from .plugins import resolve
 from .registry import Registry, Tool
 from .turn import ToolResult
 
@@ -48,8 +47,7 @@ class InProcessTransport:
 
     def _handler(self, tool: Tool) -> Callable[[dict, Any], Any]:
         if tool.name not in self._handlers:
-            module, _, attr = tool.local_handler.partition(":")
-            self._handlers[tool.name] = getattr(importlib.import_module(module), attr)
+            self._handlers[tool.name] = resolve(tool.local_handler)
         return self._handlers[tool.name]
 
     def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
@@ -60,15 +58,6 @@ class InProcessTransport:
             return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
         except Exception as exc:  # noqa: BLE001 - a crashing tool is a 502, never a crashed turn
             return ToolResult(502, "", error=f"tool raised {type(exc).__name__}")
-
-
-@functools.lru_cache(maxsize=8)
-def _lambda_client(read_timeout_s: int, region: str | None) -> Any:
-    import boto3  # lazy: the in-process path never needs it
-    from botocore.config import Config
-
-    config = Config(connect_timeout=2, read_timeout=read_timeout_s, retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.client("lambda", region_name=region, config=config)
 
 
 class LambdaTransport:
@@ -84,7 +73,7 @@ class LambdaTransport:
         client_factory: Callable[[float], Any] | None = None,
     ) -> None:
         self._env = os.environ if env is None else env
-        self._client_for = client_factory or (lambda t: _lambda_client(max(1, math.ceil(t)), region))
+        self._client_for = client_factory or (lambda t: aws.client("lambda", t, region))
 
     def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
         from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError

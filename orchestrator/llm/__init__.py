@@ -5,8 +5,10 @@ are imported only when chosen, so the Lambda cold start never pays for a backend
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Protocol, Sequence
+
+
+from ..plugins import resolve
 
 
 class LLMError(Exception):
@@ -47,10 +49,7 @@ def build_backend(name: str, settings: Any) -> LLM:
         factory = _BACKENDS[name]
     except KeyError:
         raise ValueError(f"unknown LLM backend {name!r}; choose one of {', '.join(backend_names())}") from None
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(settings)
+    return resolve(factory)(settings)
 
 
 def stop_at(text: str, stop: Sequence[str]) -> str:

@@ -9,11 +9,10 @@ Two payload formats, because JumpStart changed its container between major model
 """
 from __future__ import annotations
 
-import functools
 import json
-import math
 from typing import Any, Callable, Sequence
 
+from .. import aws
 from . import LLMError, LLMTimeout, stop_at
 
 PAYLOAD_FORMATS = ("jumpstart", "tgi")
@@ -44,15 +43,6 @@ def parse_response(body: Any) -> str:
     raise LLMError("endpoint response has no generated text")
 
 
-@functools.lru_cache(maxsize=8)
-def _runtime_client(read_timeout_s: int, region: str | None) -> Any:
-    import boto3  # lazy: only this backend needs sagemaker-runtime
-    from botocore.config import Config
-
-    config = Config(connect_timeout=2, read_timeout=read_timeout_s, retries={"max_attempts": 1, "mode": "standard"})
-    return boto3.client("sagemaker-runtime", region_name=region, config=config)
-
-
 class SageMakerLLM:
     name = "sagemaker"
 
@@ -72,7 +62,7 @@ class SageMakerLLM:
         self.payload_format = payload_format
         self.region = region
         # Clients are cached per whole second of timeout: each call gets what is left of the turn.
-        self._client_for = client_factory or (lambda t: _runtime_client(max(1, math.ceil(t)), self.region))
+        self._client_for = client_factory or (lambda t: aws.client("sagemaker-runtime", t, self.region))
 
     def generate(
         self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0

@@ -7,10 +7,10 @@ can dispatch a tool that is not registered.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Protocol
 
 from ..budget import Deadline
+from ..plugins import resolve
 from ..registry import Registry
 from ..turn import Plan
 
@@ -42,7 +42,4 @@ def build_planner(name: str, settings: Any, llm: Any = None) -> Planner:
         factory = _PLANNERS[name]
     except KeyError:
         raise ValueError(f"unknown planner {name!r}; choose one of {', '.join(planner_names())}") from None
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(settings, llm)
+    return resolve(factory)(settings, llm)
