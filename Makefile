@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test chat bench clean
+.PHONY: demo test chat bench clean sam-check sam-build endpoint-params
 
 $(VENV)/.local: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(VENV)/.local  ## the blog's cases through the Lex handler, on the embedd
 chat: $(VENV)/.local  ## talk to the agent in a terminal
 	$(PY) -m orchestrator chat
 
-test: $(VENV)/.dev  ## the whole test suite
+test: $(VENV)/.dev sam-check  ## the whole test suite: template lint and build, then pytest
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev  ## import cost and per-turn latency figures
@@ -30,4 +30,34 @@ bench: $(VENV)/.dev  ## import cost and per-turn latency figures
 	$(PY) benchmarks/turn_latency.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build *.egg-info
+
+# ---- AWS (see README "Deploying to AWS") ---------------------------------------------------
+SAM_VENV ?= .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+CFN_LINT := $(SAM_VENV)/bin/cfn-lint
+
+# aws-sam-cli pins exact boto3 and click versions: it gets a virtual environment of its own.
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip --disable-pip-version-check -q install -r requirements-sam.txt
+	touch $@
+
+sam-check: $(SAM_VENV)/.installed  ## lint the template and build every function, offline
+	$(CFN_LINT) template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(SAM) build --build-in-source --build-dir .aws-sam/build
+
+sam-build: sam-check
+
+endpoint-params: $(VENV)/.dev  ## print SAM parameter overrides for the JumpStart model (needs AWS access)
+	$(PY) -m endpoint params
+
+# `sam build` runs these (BuildMethod: makefile): each function gets only its own package.
+build-OrchestratorFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp --parents $$(find orchestrator -name '*.py') "$(ARTIFACTS_DIR)"
+
+build-OrdersFunction build-ReturnsFunction build-SeedFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp --parents $$(find tools -name '*.py' -o -name '*.json') "$(ARTIFACTS_DIR)"

@@ -87,8 +87,11 @@ def test_store_failure_is_500_without_details():
 def test_store_from_env_rejects_unknown_backends():
     with pytest.raises(ValueError, match="STORE_BACKEND"):
         store_from_env({"STORE_BACKEND": "postgres"})
-    with pytest.raises(ValueError, match="orders"):
-        store_from_env({"STORE_BACKEND": "dynamodb", "RETURNS_TABLE": "r"})
+    with pytest.raises(ValueError, match="ORDERS_TABLE"):
+        store_from_env({"STORE_BACKEND": "dynamodb"})
+    only_returns = store_from_env({"STORE_BACKEND": "dynamodb", "RETURNS_TABLE": "r"})
+    with pytest.raises(StoreError, match="orders"):
+        only_returns.get("orders", "123456")
 
 
 @pytest.fixture

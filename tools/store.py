@@ -115,14 +115,17 @@ class DynamoDBStore:
     """One DynamoDB table per tool table, keyed as ``TABLE_KEYS`` says."""
 
     def __init__(self, table_names: Mapping[str, str], *, resource: Any = None) -> None:
-        missing = [t for t in TABLE_KEYS if not table_names.get(t)]
-        if missing:
-            raise ValueError(f"DynamoDB table names missing for: {', '.join(missing)}")
-        self.table_names = dict(table_names)
+        # Each tool function is configured with its own table only (least privilege), so a
+        # store may know just one of them.
+        self.table_names = {t: n for t, n in table_names.items() if n}
+        if not self.table_names:
+            raise ValueError("DynamoDB store needs ORDERS_TABLE or RETURNS_TABLE")
         self._resource = resource
 
     def _table(self, table: str) -> Any:
         _check_table(table)
+        if table not in self.table_names:
+            raise StoreError(f"no DynamoDB table configured for {table}")
         if self._resource is None:
             import boto3  # lazy: the SQLite path never pays for boto3
 

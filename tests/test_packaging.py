@@ -1,0 +1,37 @@
+"""What `sam build` puts in each function (the Makefile's build-* targets), and that it runs alone."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build(target, tmp_path):
+    out = tmp_path / target
+    subprocess.run(["make", "-s", f"build-{target}", f"ARTIFACTS_DIR={out}"], cwd=ROOT, check=True)
+    return out, sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+def test_orchestrator_package_holds_only_its_code(tmp_path):
+    out, files = build("OrchestratorFunction", tmp_path)
+    assert "orchestrator/handler.py" in files and "orchestrator/planners/fewshot.py" in files
+    assert all(f.startswith("orchestrator/") and f.endswith(".py") for f in files)
+    assert sum((out / f).stat().st_size for f in files) < 200_000
+    # -S: no site-packages, so only the artifact itself is importable (as in a bare Lambda runtime).
+    code = "import orchestrator.handler, orchestrator.llm.sagemaker, orchestrator.dispatcher as d; print(d.__file__)"
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True)
+    assert done.stdout.strip() == str(out / "orchestrator" / "dispatcher.py"), done.stderr
+
+
+@pytest.mark.parametrize("target", ["OrdersFunction", "ReturnsFunction", "SeedFunction"])
+def test_tool_packages_hold_the_tools_and_their_seed_data(tmp_path, target):
+    out, files = build(target, tmp_path)
+    assert {"tools/orders.py", "tools/returns.py", "tools/store.py", "tools/seed.py", "tools/data/orders.json"} <= set(files)
+    assert not any(f.startswith(("orchestrator", "tests")) for f in files)
+    code = "from tools import orders; print(orders.lambda_handler({'orderId': '123456'})['statusCode'], orders.__file__)"
+    env = {"PATH": os.environ["PATH"], "STORE_PATH": str(tmp_path / "s.sqlite3")}
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["200", str(out / "tools" / "orders.py")], done.stderr
