@@ -92,6 +92,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_report
+
+    agent = build_agent(settings_from_args(args))
+    warm_up = getattr(agent.planner, "warm_up", None)
+    if warm_up:  # keep the one-off model load out of the per-turn latency figures
+        warm_up(agent.registry)
+    try:
+        source = open(args.file, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
+    output = open(args.output, "w", encoding="utf-8") if args.output else None
+    try:
+        with source:
+            summary = evaluate(agent, source, sys.stderr, output)
+    finally:
+        if output:
+            output.close()
+    print(format_report(summary))
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the blog's test cases through the Lex V2 handler")
     _add_agent_flags(demo)
     demo.set_defaults(run=cmd_demo)
+
+    evaluate = commands.add_parser("eval", help="score the agent on a labelled JSONL file")
+    evaluate.add_argument("file", help="JSONL: messages+expected, or the RLVR prompt+reward_model format")
+    evaluate.add_argument("--output", help="write one JSON line of predictions per input line")
+    _add_agent_flags(evaluate)
+    evaluate.set_defaults(run=cmd_eval)
     return parser
 
 

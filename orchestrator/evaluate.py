@@ -1,0 +1,198 @@
+"""The evaluation harness: labelled conversations in, a reward per line and summary figures out.
+
+Input lines (JSONL), either our format::
+
+    {"id": "...", "messages": [{"role": "user", "content": "..."}],
+     "expected": {"behavior": "execute", "tool": "order_inquiry", "arguments": {"order_id": "123456"}}}
+
+or the RLVR format of the SageMaker fine-tuning blog::
+
+    {"prompt": [messages], "reward_model": {"ground_truth": "[{\"name\": ..., \"arguments\": {...}}]"}}
+
+where a JSON list means execute and text means clarify (a question) or refuse; an explicit
+``behavior`` field wins. Earlier user messages are played first, carrying the session, so the last
+one is judged in its conversation.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, TextIO
+
+from .registry import Registry
+from .turn import TurnRecord
+
+BEHAVIORS = ("execute", "clarify", "refuse")
+# What the agent did, as a behaviour: a greeting answered without a tool is a refusal to call one.
+ACTION_BEHAVIOR = {"tool_call": "execute", "clarify": "clarify", "refuse": "refuse", "answer": "refuse"}
+
+
+@dataclass
+class Case:
+    id: str
+    messages: list[str]  # the user's turns, in order; the last is judged
+    behavior: str
+    tool: str | None = None
+    arguments: dict[str, str] = field(default_factory=dict)
+
+
+def _user_turns(messages: Any) -> list[str]:
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list")
+    turns = []
+    for m in messages:
+        if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
+            raise ValueError("each message needs a string content")
+        if m.get("role", "user") == "user":
+            turns.append(m["content"])
+    if not turns:
+        raise ValueError("no user message")
+    return turns
+
+
+def parse_case(obj: Any, number: int) -> Case:
+    """One input line as a Case; ValueError says what is wrong with it."""
+    if not isinstance(obj, Mapping):
+        raise ValueError("a line must be a JSON object")
+    case_id = str(obj.get("id", number))
+    if "messages" in obj:
+        expected = obj.get("expected")
+        if not isinstance(expected, Mapping):
+            raise ValueError("expected must be an object")
+        behavior = expected.get("behavior")
+        tool, arguments = expected.get("tool"), expected.get("arguments") or {}
+        turns = _user_turns(obj["messages"])
+    elif "prompt" in obj:
+        turns = _user_turns(obj["prompt"])
+        truth = (obj.get("reward_model") or {}).get("ground_truth")
+        if not isinstance(truth, str):
+            raise ValueError("reward_model.ground_truth must be a string")
+        tool, arguments, behavior = None, {}, None
+        try:
+            calls = json.loads(truth)
+        except ValueError:
+            calls = None
+        if isinstance(calls, list) and calls:
+            behavior = "execute"
+            tool, arguments = calls[0].get("name"), calls[0].get("arguments") or {}
+        else:
+            behavior = "clarify" if truth.rstrip().endswith("?") else "refuse"
+        behavior = obj.get("behavior") or (obj.get("reward_model") or {}).get("behavior") or behavior
+    else:
+        raise ValueError("a line needs 'messages' and 'expected', or 'prompt' and 'reward_model'")
+    if behavior not in BEHAVIORS:
+        raise ValueError(f"behavior must be one of {', '.join(BEHAVIORS)}, not {behavior!r}")
+    if behavior == "execute" and (not isinstance(tool, str) or not isinstance(arguments, Mapping)):
+        raise ValueError("execute needs a tool name and an arguments object")
+    return Case(case_id, turns, behavior, tool, {k: str(v) for k, v in dict(arguments).items()})
+
+
+def reward(case: Case, record: TurnRecord, registry: Registry) -> float:
+    """The tool-call reward of one turn.
+
+    execute: 1.0 right tool and right arguments (ids compared after the registry's normalisation),
+    0.5 right tool with wrong or missing arguments, else 0. clarify: 1.0 for a clarifying turn,
+    0 otherwise. refuse: 1.0 for no tool call and no question, 0.5 for a clarifying question,
+    0 for a tool call.
+    """
+    action = record.action
+    if case.behavior == "execute":
+        if action != "tool_call" or record.tool != case.tool:
+            return 0.0
+        tool = registry.get(case.tool)
+        expected = dict(case.arguments)
+        if tool is not None:
+            for name, value in expected.items():
+                parameter = tool.parameter(name)
+                expected[name] = (parameter.validate(value) or value) if parameter else value
+        return 1.0 if dict(record.arguments) == expected else 0.5
+    if case.behavior == "clarify":
+        return 1.0 if action == "clarify" else 0.0
+    return {"tool_call": 0.0, "clarify": 0.5}.get(action, 1.0)
+
+
+def read_cases(lines: Iterable[str], errors: TextIO) -> Iterator[tuple[int, Case]]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            print(f"line {number}: skipped: not valid JSON", file=errors)
+            continue
+        try:
+            yield number, parse_case(obj, number)
+        except ValueError as exc:
+            print(f"line {number}: skipped: {exc}", file=errors)
+
+
+def run_case(agent: Any, case: Case) -> TurnRecord:
+    session: dict[str, str] = {}
+    record = None
+    for text in case.messages:
+        record = agent.run_turn(text, session)
+        session = {"pendingTool": record.pending_tool} if record.pending_tool else {}
+    assert record is not None
+    return record
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))] if ordered else 0.0
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_behavior = {}
+    for behavior in BEHAVIORS:
+        subset = [r for r in rows if r["expected"] == behavior]
+        by_behavior[behavior] = {
+            "count": len(subset),
+            "mean_reward": round(statistics.fmean(r["reward"] for r in subset), 4) if subset else None,
+            "accuracy": round(sum(r["reward"] == 1.0 for r in subset) / len(subset), 4) if subset else None,
+        }
+    confusion = {e: {a: sum(1 for r in rows if r["expected"] == e and ACTION_BEHAVIOR[r["action"]] == a)
+                     for a in BEHAVIORS} for e in BEHAVIORS}
+    not_due = [r for r in rows if r["expected"] != "execute"]
+    latencies = [r["latency_ms"] for r in rows]
+    return {
+        "count": len(rows),
+        "mean_reward": round(statistics.fmean(r["reward"] for r in rows), 4) if rows else None,
+        "by_behavior": by_behavior,
+        "confusion": confusion,
+        "false_execute_rate": round(sum(r["action"] == "tool_call" for r in not_due) / len(not_due), 4) if not_due else None,
+        "model_calls_per_turn": round(statistics.fmean(r["model_calls"] for r in rows), 4) if rows else None,
+        "latency_ms": {"p50": round(_percentile(latencies, 0.5), 3), "p95": round(_percentile(latencies, 0.95), 3)},
+    }
+
+
+def format_report(summary: dict[str, Any]) -> str:
+    lines = [f"{'behavior':<10}{'count':>7}{'reward':>9}{'accuracy':>10}"]
+    for behavior, figures in summary["by_behavior"].items():
+        reward_ = "-" if figures["mean_reward"] is None else f"{figures['mean_reward']:.3f}"
+        accuracy = "-" if figures["accuracy"] is None else f"{figures['accuracy']:.3f}"
+        lines.append(f"{behavior:<10}{figures['count']:>7}{reward_:>9}{accuracy:>10}")
+    lines += ["", "expected \\ actual " + "".join(f"{b:>9}" for b in BEHAVIORS)]
+    for expected, row in summary["confusion"].items():
+        lines.append(f"{expected:<18}" + "".join(f"{row[b]:>9}" for b in BEHAVIORS))
+    lines += [
+        "",
+        f"lines: {summary['count']}  mean reward: {summary['mean_reward']}",
+        f"false-execute rate: {summary['false_execute_rate']}",
+        f"model calls per turn: {summary['model_calls_per_turn']}",
+        f"latency per turn: p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | None = None) -> dict[str, Any]:
+    rows = []
+    for _, case in read_cases(lines, errors):
+        record = run_case(agent, case)
+        row = {"id": case.id, "expected": case.behavior, "action": record.action, "tool": record.tool,
+               "arguments": dict(record.arguments), "reward": reward(case, record, agent.registry),
+               "model_calls": record.model_calls, "latency_ms": record.latency_ms}
+        rows.append(row)
+        if output is not None:
+            output.write(json.dumps({k: v for k, v in row.items() if k != "expected"}) + "\n")
+    return summarise(rows)
