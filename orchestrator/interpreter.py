@@ -63,7 +63,7 @@ def _vocabulary(registry: Registry) -> frozenset[str]:
 
 def _content_words(text: str, registry: Registry) -> list[str]:
     for parameter in registry.id_parameters():
-        text = re.sub(parameter.pattern, " ", text, flags=parameter.flags | re.IGNORECASE)
+        text = parameter.finder.sub(" ", text)
     return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
 
 

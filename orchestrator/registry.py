@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 NO_TOOL = "no_tool"
+
+
+@lru_cache(maxsize=64)
+def _standalone(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])", flags)
 
 
 def _lower(value: str) -> str:
@@ -38,12 +44,15 @@ class IdParameter:
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern, self.flags)
 
+    @property
+    def finder(self) -> re.Pattern[str]:
+        """Matches ids that stand alone in text: 1234567 holds no six-digit order id."""
+        return _standalone(self.pattern, self.flags)
+
     def find_all(self, text: str) -> list[str]:
         """Every valid id in ``text``, normalised, in order, without repeats."""
-        # Ids must stand alone: 1234567 holds no six-digit order id.
-        finder = re.compile(rf"(?<![A-Za-z0-9])(?:{self.pattern})(?![A-Za-z0-9])", self.flags)
         seen: list[str] = []
-        for match in finder.finditer(text or ""):
+        for match in self.finder.finditer(text or ""):
             value = self.normalise(match.group(0))
             if value not in seen:
                 seen.append(value)

@@ -13,7 +13,7 @@ import os
 import urllib.request
 from typing import Any, Callable, Mapping
 
-from .store import TABLE_KEYS, load_seed
+from .store import TABLE_KEYS, _to_dynamo, load_seed
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -27,8 +27,6 @@ def seed_tables(table_names: Mapping[str, str], resource: Any = None) -> dict[st
         import boto3
 
         resource = boto3.resource("dynamodb")
-    from .store import _to_dynamo
-
     written: dict[str, int] = {}
     for table, key in TABLE_KEYS.items():
         dynamo_table = resource.Table(table_names[table])

@@ -7,7 +7,6 @@ embedding so the numbers themselves never sway the choice.
 """
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any
 
@@ -25,8 +24,7 @@ def mask_ids(text: str, registry: Registry) -> str:
     """Replace every id the registry knows with its tool's noun ("order 123456" -> "order order")."""
     for tool in registry:
         for parameter in tool.parameters:
-            pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{parameter.pattern})(?![A-Za-z0-9])", parameter.flags)
-            text = pattern.sub(tool.noun, text)
+            text = parameter.finder.sub(tool.noun, text)
     return text
 
 
