@@ -40,6 +40,16 @@ def test_blog_case_world_peace_is_not_answered_with_a_status(local_handler):
     assert "only help with orders and returns" in answer
 
 
+@pytest.mark.parametrize("text", [
+    "Write a poem about order 123456",  # the router's out-of-scope examples catch what the rule lets by
+    "Cancel order 123456",  # no tool cancels: a status look-up would not do what was asked
+    "I want to change the shipping address on order 123456",
+])
+def test_requests_no_tool_serves_get_no_look_up(local_handler, text):
+    answer, state = ask(local_handler, text)
+    assert "Herbal Handsoap" not in answer and "only help with orders and returns" in answer
+
+
 def test_greeting_gets_the_friendly_reply(local_handler):
     answer, _ = ask(local_handler, "Hi there!")
     assert answer.startswith("Hello!")

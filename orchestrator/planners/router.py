@@ -54,7 +54,7 @@ class RouterPlanner:
                         texts.append(mask_ids(example.utterance, registry))
                         labels.append(tool.name)
                 for utterance in registry.greetings + registry.out_of_scope:
-                    texts.append(utterance)
+                    texts.append(mask_ids(utterance, registry))
                     labels.append(NO_TOOL)
                 cached = (registry, self.embedder.embed(texts), labels)
                 self._index[id(registry)] = cached
