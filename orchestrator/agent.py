@@ -9,6 +9,7 @@ failed or timed out. An answer that is off-topic or a clarifying question ends t
 """
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any, Callable, Iterable, Mapping
 
@@ -47,6 +48,14 @@ class Agent:
         self.interpreter = interpreter or Interpreter()
         self.max_steps = max_steps
         self.hooks = list(hooks)
+
+    def with_registry(self, registry: Registry, transport: Transport | None = None) -> "Agent":
+        """The same agent over other tools (the eval's per-line tool specs)."""
+        clone = copy.copy(self)
+        clone.registry, clone.hooks = registry, list(self.hooks)
+        if transport is not None:
+            clone.transport = transport
+        return clone
 
     def run_turn(
         self, text: str | None, session: Mapping[str, Any] | None = None, deadline: Deadline | None = None

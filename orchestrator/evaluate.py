@@ -12,6 +12,10 @@ or the RLVR format of the SageMaker fine-tuning blog::
 where a JSON list means execute and text means clarify (a question) or refuse; an explicit
 ``behavior`` field wins. Earlier user messages are played first, carrying the session, so the last
 one is judged in its conversation.
+
+A line may bring its own ``tools`` (Converse ``toolSpec`` or OpenAI ``function`` specs, as a list
+or as a Converse ``{"tools": [...]}`` tool config): the agent then sees those tools instead of its
+registry's, and their calls are recorded, not run.
 """
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
-from .registry import Registry
-from .turn import TurnRecord
+from .registry import Registry, Tool
+from .toolspecs import tool_from_spec
+from .turn import ToolResult, TurnRecord
 
 BEHAVIORS = ("execute", "clarify", "refuse")
 # What the agent did, as a behaviour: a greeting answered without a tool is a refusal to call one.
@@ -35,6 +40,7 @@ class Case:
     behavior: str
     tool: str | None = None
     arguments: dict[str, str] = field(default_factory=dict)
+    tools: tuple[Tool, ...] | None = None  # the line's own tools, replacing the registry's
 
 
 def _user_turns(messages: Any) -> list[str]:
@@ -49,6 +55,24 @@ def _user_turns(messages: Any) -> list[str]:
     if not turns:
         raise ValueError("no user message")
     return turns
+
+
+def _line_tools(specs: Any) -> tuple[Tool, ...] | None:
+    if specs is None:
+        return None
+    if isinstance(specs, Mapping) and "tools" in specs:  # a whole Converse toolConfig
+        specs = specs["tools"]
+    if not isinstance(specs, list) or not specs:
+        raise ValueError("tools must be a non-empty list of tool specs")
+    tools = []
+    for index, spec in enumerate(specs):
+        try:
+            tools.append(tool_from_spec(spec))
+        except ValueError as exc:
+            raise ValueError(f"tools[{index}]: {exc}") from None
+    if len({t.name for t in tools}) != len(tools):
+        raise ValueError("tools: two specs have the same name")
+    return tuple(tools)
 
 
 def parse_case(obj: Any, number: int) -> Case:
@@ -85,7 +109,10 @@ def parse_case(obj: Any, number: int) -> Case:
         raise ValueError(f"behavior must be one of {', '.join(BEHAVIORS)}, not {behavior!r}")
     if behavior == "execute" and (not isinstance(tool, str) or not isinstance(arguments, Mapping)):
         raise ValueError("execute needs a tool name and an arguments object")
-    return Case(case_id, turns, behavior, tool, {k: str(v) for k, v in dict(arguments).items()})
+    tools = _line_tools(obj.get("tools"))
+    if behavior == "execute" and tools is not None and tool not in {t.name for t in tools}:
+        raise ValueError(f"expected tool {tool!r} is not among the line's tools")
+    return Case(case_id, turns, behavior, tool, {k: str(v) for k, v in dict(arguments).items()}, tools)
 
 
 def reward(case: Case, record: TurnRecord, registry: Registry) -> float:
@@ -127,7 +154,28 @@ def read_cases(lines: Iterable[str], errors: TextIO) -> Iterator[tuple[int, Case
             print(f"line {number}: skipped: {exc}", file=errors)
 
 
+class RecordingTransport:
+    """Stands in for tools that have no handler here: records the call, answers 200."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
+        self.calls.append((tool.name, dict(payload)))
+        return ToolResult(200, f"{tool.name} was called (evaluation: not run).")
+
+
+def agent_for(agent: Any, case: Case) -> Any:
+    """The agent as this line should see it: over the line's own tools when it brings some."""
+    if case.tools is None:
+        return agent
+    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), RecordingTransport())
+
+
 def run_case(agent: Any, case: Case) -> TurnRecord:
+    """Play the line's user turns, carrying the session; the last turn's record is judged."""
     session: dict[str, str] = {}
     record = None
     for text in case.messages:
@@ -188,9 +236,10 @@ def format_report(summary: dict[str, Any]) -> str:
 def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | None = None) -> dict[str, Any]:
     rows = []
     for _, case in read_cases(lines, errors):
-        record = run_case(agent, case)
+        line_agent = agent_for(agent, case)
+        record = run_case(line_agent, case)
         row = {"id": case.id, "expected": case.behavior, "action": record.action, "tool": record.tool,
-               "arguments": dict(record.arguments), "reward": reward(case, record, agent.registry),
+               "arguments": dict(record.arguments), "reward": reward(case, record, line_agent.registry),
                "model_calls": record.model_calls, "latency_ms": record.latency_ms}
         rows.append(row)
         if output is not None:

@@ -39,6 +39,9 @@ class IdParameter:
     flags: int = 0
     # What to ask for when the id is missing, e.g. "your six-digit order number".
     ask_for: str = ""
+    # Whether the router may mask these ids with the tool's noun. Only a pattern that belongs to one
+    # tool says whose id it is; a catch-all pattern (a tool spec without one) says nothing.
+    names_its_tool: bool = True
 
     @property
     def compiled(self) -> re.Pattern[str]:
@@ -115,6 +118,9 @@ class Registry:
     # Labelled no-tool utterances: greetings get the friendly reply, the rest the scope reply.
     greetings: tuple[str, ...] = ()
     out_of_scope: tuple[str, ...] = ()
+    # Shop requests that none of *these* tools serves ("cancel order 123456"): labelled no-tool
+    # like out_of_scope, but dropped by ``with_tools``, since other tools may serve them.
+    unserved: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tools]
@@ -137,8 +143,16 @@ class Registry:
             return None
         return next((t for t in self.tools if t.name == name), None)
 
-    def with_tools(self, tools: Iterable[Tool]) -> "Registry":
-        return Registry(tuple(tools), self.greetings, self.out_of_scope)
+    def with_tools(self, tools: Iterable[Tool], unserved: Iterable[str] | None = None) -> "Registry":
+        """Another tool set with the same greetings and off-topic examples, and the same unserved
+        requests unless ``unserved`` replaces them (a different tool set may serve them)."""
+        return Registry(tuple(tools), self.greetings, self.out_of_scope,
+                        self.unserved if unserved is None else tuple(unserved))
+
+    @property
+    def no_tool_examples(self) -> tuple[str, ...]:
+        """Every labelled utterance that calls no tool."""
+        return self.greetings + self.out_of_scope + self.unserved
 
     def id_parameters(self) -> list[IdParameter]:
         return [p for t in self.tools for p in t.parameters]
@@ -241,7 +255,9 @@ DEFAULT_REGISTRY = Registry(
         "What is the exchange rate of the dollar?",
         "Set an alarm for 7am",
         "What's my credit score?",
-        # Things customers ask of a shop that no tool here does: a look-up is not an answer to them.
+    ),
+    # Things customers ask of a shop that no tool here does: a look-up is not an answer to them.
+    unserved=(
         "Cancel order 123456",
         "I want to change the items in order 234567",
         "Please update the shipping address on my order",

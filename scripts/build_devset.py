@@ -2,7 +2,8 @@
 
     python scripts/build_devset.py [--data-dir ../shared/data] [--output-dir evals]
 
-writes ``evals/devset.jsonl`` (tune on it) and ``evals/heldout.jsonl`` (report it, never tune on it).
+writes ``evals/devset.jsonl`` (tune on it), ``evals/heldout.jsonl`` (report it, never tune on it)
+and ``evals/unseen_tools.jsonl`` (lines that bring their own tool specs).
 
 Sources (see ``evals/README.md`` for their licences and the labelling rules):
 
@@ -186,9 +187,45 @@ def own_lines(rng: random.Random) -> list[dict]:
     return out
 
 
+# Tools the agent has never seen: the aws-samples claude-tools-chatbot Converse specs, asked about
+# with that sample's own order and customer ids. Half the lines give the specs in OpenAI form.
+UNSEEN_LINES = [
+    ("What's the status of order {order}?", "execute", "get_order_by_id", {"order_id": "{order}"}),
+    ("Can you pull up the details of order {order}", "execute", "get_order_by_id", {"order_id": "{order}"}),
+    ("how many items were in order {order}", "execute", "get_order_by_id", {"order_id": "{order}"}),
+    ("Please cancel order {order}, I ordered it by mistake", "execute", "cancel_order", {"order_id": "{order}"}),
+    ("I want to cancel my order {order}", "execute", "cancel_order", {"order_id": "{order}"}),
+    ("List all the orders for customer {customer}", "execute", "get_customer_orders", {"customer_id": "{customer}"}),
+    ("Show me every order placed by customer id {customer}", "execute", "get_customer_orders", {"customer_id": "{customer}"}),
+    ("Find the user with phone number {phone}", "execute", "get_user", {"key": "phone", "value": "{phone}"}),
+    ("I want to cancel an order", "clarify", None, None),
+    ("What did I order last time?", "clarify", None, None),
+    ("What's the weather in Seattle?", "refuse", None, None),
+    ("Tell me a joke about shoes", "refuse", None, None),
+]
+
+
+def unseen_tool_lines(data_dir: Path) -> list[dict]:
+    config = json.loads((data_dir / "claude-tools-chatbot/tool_config.json").read_text(encoding="utf-8"))
+    sample = json.loads((data_dir / "claude-tools-chatbot/data.json").read_text(encoding="utf-8"))
+    converse = config["tools"]
+    openai = [{"type": "function", "function": {"name": t["toolSpec"]["name"], "description": t["toolSpec"]["description"],
+                                                "parameters": t["toolSpec"]["inputSchema"]["json"]}} for t in converse]
+    out = []
+    for n, (template, behavior, tool, arguments) in enumerate(UNSEEN_LINES):
+        order, customer = sample["orders"][n % len(sample["orders"])], sample["customers"][n % len(sample["customers"])]
+        values = {"order": order["id"], "customer": customer["id"], "phone": customer["phone"]}
+        item = line("unseen", f"{n:02d}", [template.format(**values)], behavior, tool,
+                    {k: v.format(**values) for k, v in (arguments or {}).items()})
+        item["tools"] = converse if n % 2 == 0 else openai
+        out.append(item)
+    return out
+
+
 def build(data_dir: Path) -> dict[str, list[dict]]:
-    """{"dev": lines, "heldout": lines}: dev from the public training splits plus our own lines,
-    held-out from the public validation splits, for figures on text nobody tuned against."""
+    """{"dev", "heldout", "unseen_tools"}: dev from the public training splits plus our own lines,
+    held-out from the public validation splits, for figures on text nobody tuned against, and
+    lines that bring tools the agent has never seen."""
     clinc = json.loads((data_dir / "clinc150/data_train_val.json").read_text(encoding="utf-8"))
     sets = {}
     for name, quota in QUOTAS.items():
@@ -198,6 +235,7 @@ def build(data_dir: Path) -> dict[str, list[dict]]:
         if name == "dev":
             lines += own_lines(rng)
         sets[name] = sorted(lines, key=lambda item: item["id"])
+    sets["unseen_tools"] = unseen_tool_lines(data_dir)
     return sets
 
 
@@ -206,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data",
                         help="folder holding bitext/ and clinc150/ (default ../shared/data)")
     parser.add_argument("--output-dir", type=Path, default=ROOT / "evals",
-                        help="where devset.jsonl and heldout.jsonl go (default evals/)")
+                        help="where the .jsonl sets go (default evals/)")
     args = parser.parse_args(argv)
-    if not (args.data_dir / "bitext").is_dir() or not (args.data_dir / "clinc150").is_dir():
-        print(f"error: {args.data_dir} has no bitext/ and clinc150/ folders (see --data-dir)", file=sys.stderr)
+    if not all((args.data_dir / name).is_dir() for name in ("bitext", "clinc150", "claude-tools-chatbot")):
+        print(f"error: {args.data_dir} lacks bitext/, clinc150/ or claude-tools-chatbot/ (see --data-dir)",
+              file=sys.stderr)
         return 2
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name, lines in build(args.data_dir).items():

@@ -29,12 +29,12 @@ def render_prompt(text: str, registry: Registry) -> str:
         "Tools:",
     ]
     lines += [f"{tool.name}: {tool.description}" for tool in registry]
-    lines += [f"{NO_TOOL}: the question is not about an order or a return.", ""]
+    lines += [f"{NO_TOOL}: none of the tools above answers the question.", ""]
     for tool in registry:
         with_ids = [e for e in tool.examples if e.arguments][:EXAMPLES_PER_TOOL]
         for example in with_ids:
             lines += [f"Question: {example.utterance}", f"Tool: {tool.name}", ""]
-    for utterance in (registry.out_of_scope[:NO_TOOL_EXAMPLES] + registry.greetings[:1]):
+    for utterance in registry.out_of_scope[:NO_TOOL_EXAMPLES] + registry.unserved[:1] + registry.greetings[:1]:
         lines += [f"Question: {utterance}", f"Tool: {NO_TOOL}", ""]
     lines += [f"Question: {text.strip()}", "Tool:"]
     return "\n".join(lines)
