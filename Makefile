@@ -54,7 +54,7 @@ endpoint-params: $(VENV)/.dev  ## print SAM parameter overrides for the JumpStar
 	$(PY) -m endpoint params
 
 # `sam build` runs these (BuildMethod: makefile): each function gets only its own package.
-build-OrchestratorFunction:
+build-OrchestratorFunction build-RewardFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $$(find orchestrator -name '*.py') "$(ARTIFACTS_DIR)"
 

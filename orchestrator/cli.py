@@ -28,6 +28,8 @@ def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
                        help="SAGEMAKER_PAYLOAD_FORMAT (default jumpstart)")
     group.add_argument("--base-url", dest="openai_base_url", help="OPENAI_BASE_URL, e.g. http://127.0.0.1:8000/v1")
     group.add_argument("--model", dest="openai_model", help="OPENAI_MODEL")
+    group.add_argument("--prompt-file", dest="fewshot_prompt_file",
+                       help="FEWSHOT_PROMPT_FILE: the fewshot planner's prompt, with {question} in it")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -36,7 +38,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
         for name in ("planner", "backend", "transport", "max_steps", "sagemaker_endpoint_name",
-                     "sagemaker_payload_format", "openai_base_url", "openai_model")
+                     "sagemaker_payload_format", "openai_base_url", "openai_model", "fewshot_prompt_file")
     }
     return Settings.from_env(**overrides)
 
@@ -115,6 +117,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_training_data(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .registry import DEFAULT_REGISTRY
+    from .training import generate
+
+    lines = list(generate(DEFAULT_REGISTRY, args.count, args.seed))
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise ValueError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    counts = Counter(line["reward_model"]["behavior"] for line in lines)
+    print(f"wrote {len(lines)} lines ({', '.join(f'{b} {counts[b]}' for b in ('execute', 'clarify', 'refuse'))})"
+          f" to {args.output or 'stdout'}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="write one JSON line of predictions per input line")
     _add_agent_flags(evaluate)
     evaluate.set_defaults(run=cmd_eval)
+
+    training = commands.add_parser("training-data", help="write RLVR fine-tuning lines (JSONL) from the registry")
+    training.add_argument("--count", type=int, default=1000, help="how many lines (default 1000)")
+    training.add_argument("--seed", type=int, default=0, help="the same seed gives the same lines (default 0)")
+    training.add_argument("--output", help="the JSONL file to write (default: standard output)")
+    training.set_defaults(run=cmd_training_data)
     return parser
 
 

@@ -20,6 +20,7 @@ registry's, and their calls are recorded, not run.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, TextIO
@@ -98,6 +99,8 @@ def parse_case(obj: Any, number: int) -> Case:
         except ValueError:
             calls = None
         if isinstance(calls, list) and calls:
+            if not isinstance(calls[0], Mapping):
+                raise ValueError("a ground-truth call must be an object with name and arguments")
             behavior = "execute"
             tool, arguments = calls[0].get("name"), calls[0].get("arguments") or {}
         else:
@@ -115,6 +118,15 @@ def parse_case(obj: Any, number: int) -> Case:
     return Case(case_id, turns, behavior, tool, {k: str(v) for k, v in dict(arguments).items()}, tools)
 
 
+def _normalised(arguments: Mapping[str, Any], tool: Tool | None) -> dict[str, str]:
+    out = {}
+    for name, value in arguments.items():
+        value = str(value)
+        parameter = tool.parameter(name) if tool is not None else None
+        out[name] = (parameter.validate(value) or value) if parameter else value
+    return out
+
+
 def reward(case: Case, record: TurnRecord, registry: Registry) -> float:
     """The tool-call reward of one turn.
 
@@ -128,15 +140,31 @@ def reward(case: Case, record: TurnRecord, registry: Registry) -> float:
         if action != "tool_call" or record.tool != case.tool:
             return 0.0
         tool = registry.get(case.tool)
-        expected = dict(case.arguments)
-        if tool is not None:
-            for name, value in expected.items():
-                parameter = tool.parameter(name)
-                expected[name] = (parameter.validate(value) or value) if parameter else value
-        return 1.0 if dict(record.arguments) == expected else 0.5
+        return 1.0 if _normalised(record.arguments, tool) == _normalised(case.arguments, tool) else 0.5
     if case.behavior == "clarify":
         return 1.0 if action == "clarify" else 0.0
     return {"tool_call": 0.0, "clarify": 0.5}.get(action, 1.0)
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def record_from_response(text: str) -> TurnRecord:
+    """What a model's raw reply did, in the training format: a JSON list of ``{"name", "arguments"}``
+    is a tool call (the first one counts), a reply ending in a question mark is a clarifying
+    question, any other text answers without a tool."""
+    stripped = _FENCE.sub("", (text or "").strip())
+    try:
+        calls = json.loads(stripped)
+    except ValueError:
+        calls = None
+    if isinstance(calls, dict):
+        calls = [calls]
+    if isinstance(calls, list) and calls and isinstance(calls[0], Mapping) and isinstance(calls[0].get("name"), str):
+        arguments = calls[0].get("arguments")
+        return TurnRecord(action="tool_call", tool=calls[0]["name"],
+                          arguments=dict(arguments) if isinstance(arguments, Mapping) else {})
+    return TurnRecord(action="clarify" if stripped.endswith("?") else "answer")
 
 
 def read_cases(lines: Iterable[str], errors: TextIO) -> Iterator[tuple[int, Case]]:

@@ -7,6 +7,7 @@
 | TOOL_TRANSPORT | inprocess | inprocess (call tools/ here) or lambda (invoke the tool functions) |
 | MAX_STEPS | 2 | planner rounds per turn |
 | ROUTER_FLOOR | 0.35 | the router's similarity floor for calling a tool |
+| FEWSHOT_PROMPT_FILE | | a prompt template for the fewshot planner, with `{question}` where the question goes (default: rendered from the registry) |
 | SAGEMAKER_ENDPOINT_NAME | | the Flan-UL2 endpoint |
 | SAGEMAKER_PAYLOAD_FORMAT | jumpstart | jumpstart (text_inputs) or tgi (inputs/parameters) |
 | OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY | | an OpenAI-compatible chat server |
@@ -31,6 +32,7 @@ class Settings:
     transport: str = "inprocess"
     max_steps: int = 2
     router_floor: float = 0.35
+    fewshot_prompt_file: str = ""
     sagemaker_endpoint_name: str = ""
     sagemaker_payload_format: str = "jumpstart"
     openai_base_url: str = ""
@@ -44,6 +46,7 @@ class Settings:
         "transport": "TOOL_TRANSPORT",
         "max_steps": "MAX_STEPS",
         "router_floor": "ROUTER_FLOOR",
+        "fewshot_prompt_file": "FEWSHOT_PROMPT_FILE",
         "sagemaker_endpoint_name": "SAGEMAKER_ENDPOINT_NAME",
         "sagemaker_payload_format": "SAGEMAKER_PAYLOAD_FORMAT",
         "openai_base_url": "OPENAI_BASE_URL",

@@ -1,4 +1,5 @@
 """What `sam build` puts in each function (the Makefile's build-* targets), and that it runs alone."""
+import json
 import os
 import subprocess
 import sys
@@ -35,3 +36,15 @@ def test_tool_packages_hold_the_tools_and_their_seed_data(tmp_path, target):
     env = {"PATH": os.environ["PATH"], "STORE_PATH": str(tmp_path / "s.sqlite3")}
     done = subprocess.run([sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True, env=env)
     assert done.stdout.split() == ["200", str(out / "tools" / "orders.py")], done.stderr
+
+
+def test_reward_package_scores_a_sample_alone(tmp_path):
+    out, files = build("RewardFunction", tmp_path)
+    assert "orchestrator/reward_lambda.py" in files
+    code = ("import json; from orchestrator.reward_lambda import lambda_handler as h; print(json.dumps(h([{'id': 'a', "
+            "'messages': [{'role': 'user', 'content': 'order 123456?'}, {'role': 'assistant', 'content': "
+            "'[{\"name\": \"order_inquiry\", \"arguments\": {\"order_id\": \"123456\"}}]'}], "
+            "'reference_answer': '[{\"name\": \"order_inquiry\", \"arguments\": {\"order_id\": \"123456\"}}]'}])))")
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["aggregate_reward_score"] == 1.0

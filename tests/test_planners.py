@@ -4,7 +4,7 @@ from orchestrator.budget import Deadline
 from orchestrator.llm import LLMError, LLMTimeout
 from orchestrator.llm.scripted import ScriptedLLM
 from orchestrator.planners import build_planner
-from orchestrator.planners.fewshot import FewShotPlanner, parse_tool_name, render_prompt
+from orchestrator.planners.fewshot import FewShotPlanner, from_settings, parse_tool_name, render_prompt
 from orchestrator.planners.router import mask_ids
 from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
 from orchestrator.samples import BLOG_CASES
@@ -105,3 +105,24 @@ def test_router_model_failure_is_a_value():
 
     plan = RouterPlanner(Broken()).plan("order 123456", REGISTRY, Deadline(5))
     assert plan.tool is None and plan.reason == "planner_error" and "OSError" in plan.error
+
+
+def test_a_fixed_prompt_template_replaces_the_rendered_prompt(tmp_path):
+    """How the blog's prompt, as published, runs on the same backend as ours (FEWSHOT_PROMPT_FILE)."""
+    template = tmp_path / "blog.txt"
+    template.write_text("Pick returns_inquiry, order_inquiry or no_tool.\nQuestion: {question}\nTool:")
+    llm = ScriptedLLM(["returns_inquiry"])
+    planner = from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(template)), llm)
+    plan = planner.plan("  Is rtn001 done? ", REGISTRY, Deadline(5))
+    assert plan.tool == "returns_inquiry"
+    assert llm.prompts == ["Pick returns_inquiry, order_inquiry or no_tool.\nQuestion: Is rtn001 done?\nTool:"]
+
+
+@pytest.mark.parametrize("text,message", [("no slot", "found it 0 times"), ("{question} {question}", "found it 2 times")])
+def test_a_prompt_template_needs_the_question_slot_once(tmp_path, text, message):
+    template = tmp_path / "t.txt"
+    template.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(template)), ScriptedLLM([]))
+    with pytest.raises(ValueError, match="cannot read FEWSHOT_PROMPT_FILE"):
+        from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(tmp_path / "nope")), ScriptedLLM([]))

@@ -139,5 +139,13 @@ def test_seeding_is_switchable_and_connect_is_optional():
     assert statement["Condition"]["ArnEquals"]["AWS:SourceArn"] == {"Ref": "ConnectInstanceArn"}
 
 
+def test_the_reward_function_is_optional_and_has_no_grants():
+    reward = R["RewardFunction"]
+    assert reward["Condition"] == T["Outputs"]["RewardFunctionArn"]["Condition"] == "ShouldCreateRewardFunction"
+    assert T["Parameters"]["CreateRewardFunction"]["Default"] == "false"
+    assert reward["Properties"]["Handler"] == "orchestrator.reward_lambda.lambda_handler"
+    assert "Policies" not in reward["Properties"] and not [n for n, _ in iam_statements(T) if n == "RewardFunction"]
+
+
 def test_outputs_give_what_a_user_and_lex_web_ui_need():
     assert {"BotId", "BotAliasId", "BotAliasArn", "LocaleId", "EndpointName", "LexWebUiParameters"} <= set(T["Outputs"])

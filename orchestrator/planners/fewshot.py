@@ -40,6 +40,24 @@ def render_prompt(text: str, registry: Registry) -> str:
     return "\n".join(lines)
 
 
+QUESTION_SLOT = "{question}"
+
+
+def template_renderer(template: str):
+    """A renderer for a fixed prompt (the blog's, say): ``{question}`` marks where the question goes.
+
+    The template's own tool list is what the model sees; the registry only checks the answer.
+    """
+    if template.count(QUESTION_SLOT) != 1:
+        raise ValueError(f"a prompt template needs {QUESTION_SLOT} exactly once, "
+                         f"found it {template.count(QUESTION_SLOT)} times")
+
+    def render(text: str, registry: Registry) -> str:
+        return template.replace(QUESTION_SLOT, text.strip())
+
+    return render
+
+
 _NOISE = re.compile(r"^[\s\"'`*.:]*(?:tool\s*:)?[\s\"'`*]*|[\s\"'`*.,!]*$", re.IGNORECASE)
 
 
@@ -79,4 +97,12 @@ class FewShotPlanner:
 def from_settings(settings: Any, llm: LLM | None) -> FewShotPlanner:
     if llm is None:
         raise ValueError("the fewshot planner needs an LLM backend (--backend sagemaker|openai)")
-    return FewShotPlanner(llm)
+    path = getattr(settings, "fewshot_prompt_file", "")
+    if not path:
+        return FewShotPlanner(llm)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            template = handle.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read FEWSHOT_PROMPT_FILE {path}: {exc.strerror}") from None
+    return FewShotPlanner(llm, prompt_renderer=template_renderer(template))
