@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test chat bench clean sam-check sam-build endpoint-params
+.PHONY: demo test chat bench eval devset clean sam-check sam-build endpoint-params
 
 $(VENV)/.local: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(VENV)/.dev sam-check  ## the whole test suite: template lint and build, 
 bench: $(VENV)/.dev  ## import cost and per-turn latency figures
 	$(PY) benchmarks/import_cost.py
 	$(PY) benchmarks/turn_latency.py
+
+eval: $(VENV)/.local  ## score the embedded default on the committed evaluation sets (evals/)
+	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done
+
+DATA_DIR ?= ../shared/data
+devset:  ## rebuild evals/*.jsonl from the public data sets in DATA_DIR
+	$(PYTHON) scripts/build_devset.py --data-dir $(DATA_DIR)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build *.egg-info

@@ -49,12 +49,13 @@ class Agent:
         self.max_steps = max_steps
         self.hooks = list(hooks)
 
-    def with_registry(self, registry: Registry, transport: Transport | None = None) -> "Agent":
+    def with_registry(self, registry: Registry, transport: Transport | None = None,
+                      interpreter: Interpreter | None = None) -> "Agent":
         """The same agent over other tools (the eval's per-line tool specs)."""
         clone = copy.copy(self)
         clone.registry, clone.hooks = registry, list(self.hooks)
-        if transport is not None:
-            clone.transport = transport
+        clone.transport = transport or self.transport
+        clone.interpreter = interpreter or self.interpreter
         return clone
 
     def run_turn(

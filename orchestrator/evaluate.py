@@ -25,6 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
+from .interpreter import Interpreter
 from .registry import Registry, Tool
 from .toolspecs import tool_from_spec
 from .turn import ToolResult, TurnRecord
@@ -196,10 +197,14 @@ class RecordingTransport:
 
 
 def agent_for(agent: Any, case: Case) -> Any:
-    """The agent as this line should see it: over the line's own tools when it brings some."""
+    """The agent as this line should see it: over the line's own tools when it brings some.
+
+    Their calls are recorded, not run, so there is no real answer for a model to judge: the
+    interpreter's coverage rule judges the question instead (before the call, as without an LLM).
+    """
     if case.tools is None:
         return agent
-    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), RecordingTransport())
+    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), RecordingTransport(), Interpreter())
 
 
 def run_case(agent: Any, case: Case) -> TurnRecord:
@@ -231,9 +236,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
                      for a in BEHAVIORS} for e in BEHAVIORS}
     not_due = [r for r in rows if r["expected"] != "execute"]
     latencies = [r["latency_ms"] for r in rows]
+    present = [f["mean_reward"] for f in by_behavior.values() if f["mean_reward"] is not None]
     return {
         "count": len(rows),
         "mean_reward": round(statistics.fmean(r["reward"] for r in rows), 4) if rows else None,
+        # The mean of the behaviours' means: a set that is mostly refusals can't flatter an agent
+        # that always refuses (it scores 1/3 here, whatever the mix).
+        "macro_reward": round(statistics.fmean(present), 4) if present else None,
         "by_behavior": by_behavior,
         "confusion": confusion,
         "false_execute_rate": round(sum(r["action"] == "tool_call" for r in not_due) / len(not_due), 4) if not_due else None,
@@ -253,7 +262,8 @@ def format_report(summary: dict[str, Any]) -> str:
         lines.append(f"{expected:<18}" + "".join(f"{row[b]:>9}" for b in BEHAVIORS))
     lines += [
         "",
-        f"lines: {summary['count']}  mean reward: {summary['mean_reward']}",
+        f"lines: {summary['count']}  mean reward: {summary['mean_reward']}  "
+        f"mean over behaviours: {summary['macro_reward']}",
         f"false-execute rate: {summary['false_execute_rate']}",
         f"model calls per turn: {summary['model_calls_per_turn']}",
         f"latency per turn: p50 {summary['latency_ms']['p50']} ms, p95 {summary['latency_ms']['p95']} ms",

@@ -259,6 +259,8 @@ DEFAULT_REGISTRY = Registry(
     # Things customers ask of a shop that no tool here does: a look-up is not an answer to them.
     unserved=(
         "Cancel order 123456",
+        "How can I cancel my purchase 234567?",
+        "I need help cancelling order 345678",
         "I want to change the items in order 234567",
         "Please update the shipping address on my order",
         "I'd like to place a new order",

@@ -8,6 +8,7 @@ import pytest
 from orchestrator.agent import Agent
 from orchestrator.dispatcher import InProcessTransport
 from orchestrator.evaluate import evaluate, parse_case
+from orchestrator.interpreter import Interpreter
 from orchestrator.llm.scripted import ScriptedLLM
 from orchestrator.planners.fewshot import FewShotPlanner, render_prompt
 from orchestrator.registry import DEFAULT_REGISTRY
@@ -70,7 +71,7 @@ def test_the_few_shot_prompt_renders_the_line_tools_only():
 
 def test_eval_with_the_few_shot_planner_calls_the_unseen_tool_without_running_it():
     llm = ScriptedLLM(["ticket_status", "no_tool"])
-    agent = Agent(DEFAULT_REGISTRY, FewShotPlanner(llm), InProcessTransport())
+    agent = Agent(DEFAULT_REGISTRY, FewShotPlanner(llm), InProcessTransport(), interpreter=Interpreter(llm))
     lines = [json.dumps({"id": "t", "messages": [{"role": "user", "content": "Is ticket T-0042 closed yet?"}], "tools": [OPENAI],
                          "expected": {"behavior": "execute", "tool": "ticket_status", "arguments": {"ticket_id": "T-0042"}}}),
              json.dumps({"id": "o", "messages": [{"role": "user", "content": "Tell me a joke"}], "tools": {"tools": [CONVERSE]},
@@ -80,6 +81,8 @@ def test_eval_with_the_few_shot_planner_calls_the_unseen_tool_without_running_it
     first, second = [json.loads(l) for l in output.getvalue().splitlines()]
     assert first["tool"] == "ticket_status" and first["arguments"] == {"ticket_id": "T-0042"} and first["reward"] == 1.0
     assert second["action"] == "refuse" and summary["mean_reward"] == 1.0
+    # Two planner calls and nothing else: no model is asked to judge an answer that was never given.
+    assert len(llm.prompts) == 2 and all(p.endswith("\nTool:") for p in llm.prompts)
     assert "ticket_status: Look up" in llm.prompts[0]
     assert agent.registry is DEFAULT_REGISTRY  # the line's tools never leak into the agent
 

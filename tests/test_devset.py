@@ -1,0 +1,76 @@
+"""The committed evaluation sets: their figures on the embedded default, and the README's tables."""
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.evaluate import evaluate, format_report
+
+ROOT = Path(__file__).resolve().parent.parent
+EVALS = ROOT / "evals"
+SETS = ("devset", "heldout", "unseen_tools")
+
+
+def _lines(name):
+    return (EVALS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="module")
+def summaries(router):
+    from orchestrator.agent import Agent
+    from orchestrator.dispatcher import InProcessTransport
+    from orchestrator.registry import DEFAULT_REGISTRY
+
+    agent = Agent(DEFAULT_REGISTRY, router, InProcessTransport())
+    return {name: evaluate(agent, _lines(name), io.StringIO()) for name in SETS}
+
+
+def test_the_dev_set_is_big_enough_and_labelled_from_public_data():
+    lines = [json.loads(l) for l in _lines("devset")]
+    assert len(lines) >= 600
+    sources = {l["source"] for l in lines}
+    assert sources == {"bitext", "clinc", "own"}
+    behaviours = {l["expected"]["behavior"] for l in lines}
+    assert behaviours == {"execute", "clarify", "refuse"}
+    # Bitext's 8-15 digit ids were replaced by the agent's own 6-digit ones at the CSV's offsets.
+    for line in lines:
+        if line["source"] == "bitext" and line["expected"]["behavior"] == "execute":
+            order_id = line["expected"]["arguments"]["order_id"]
+            assert re.search(rf"(?<!\d){order_id}(?!\d)", line["messages"][-1]["content"])
+
+
+def test_figures_on_the_embedded_default(summaries):
+    """Floors under today's figures: a change that loses more than a little fails here."""
+    dev, heldout = summaries["devset"], summaries["heldout"]
+    assert dev["mean_reward"] >= 0.93 and dev["false_execute_rate"] <= 0.02
+    assert dev["by_behavior"]["execute"]["accuracy"] >= 0.93
+    assert heldout["macro_reward"] >= 0.93 and heldout["false_execute_rate"] <= 0.01
+    assert summaries["unseen_tools"]["mean_reward"] >= 0.9
+
+
+def _without_latency(text):
+    return "\n".join(l for l in text.splitlines() if not l.startswith("latency per turn:"))
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_the_readme_table_is_what_the_command_prints(summaries, name):
+    """Every figure but the latency (which depends on the machine) is the command's output verbatim."""
+    readme = _without_latency((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert _without_latency(format_report(summaries[name])) in readme, f"README table for {name} is stale"
+
+
+def test_the_sets_are_what_the_script_builds(tmp_path):
+    data = ROOT.parent / "shared" / "data"
+    if not (data / "bitext").is_dir():
+        pytest.skip(f"the public data is not at {data}; scripts/build_devset.py --data-dir rebuilds the sets")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_devset
+    finally:
+        sys.path.pop(0)
+    assert build_devset.main(["--data-dir", str(data), "--output-dir", str(tmp_path)]) == 0
+    for name in SETS:
+        assert (tmp_path / f"{name}.jsonl").read_bytes() == (EVALS / f"{name}.jsonl").read_bytes(), name
