@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from .interpreter import Interpreter
-from .registry import Registry, Tool
+from .registry import NO_TOOL, Registry, Tool
 from .toolspecs import tool_from_spec
 from .turn import ToolResult, TurnRecord
 
@@ -74,6 +74,8 @@ def _line_tools(specs: Any) -> tuple[Tool, ...] | None:
             raise ValueError(f"tools[{index}]: {exc}") from None
     if len({t.name for t in tools}) != len(tools):
         raise ValueError("tools: two specs have the same name")
+    if any(t.name == NO_TOOL for t in tools):
+        raise ValueError(f"tools: {NO_TOOL!r} is a reserved name")
     return tuple(tools)
 
 

@@ -51,8 +51,8 @@ def test_sagemaker_sends_the_jumpstart_v1_body_greedy():
 
 
 def test_sagemaker_tgi_format_and_stop_sequences():
-    assert build_request("Q?", max_tokens=5, stop=["\n"], payload_format="tgi") == {
-        "inputs": "Q?", "parameters": {"max_new_tokens": 5, "do_sample": False, "stop": ["\n"]}}
+    assert build_request("Q?", max_tokens=5, stop=["\n", "Question:"], payload_format="tgi") == {
+        "inputs": "Q?", "parameters": {"max_new_tokens": 5, "do_sample": False, "stop": ["Question:"]}}
     llm, stubber, _ = _stubbed("tgi")
     stubber.add_response("invoke_endpoint", {"Body": _body([{"generated_text": "returns_inquiry\nQuestion: x"}])})
     with stubber:
@@ -139,8 +139,15 @@ def test_openai_compatible_request_and_reply(chat_server):
     assert llm.generate("Which tool?", max_tokens=7, stop=["\n"], timeout_s=5) == "order_inquiry"
     path, auth, body = server.requests[0]
     assert path == "/v1/chat/completions" and auth == "Bearer sk-test"
+    # "\n" is applied here, after leading blank lines, not by the server (which would stop at them).
     assert body == {"model": "flan", "messages": [{"role": "user", "content": "Which tool?"}], "max_tokens": 7,
-                    "temperature": 0, "stop": ["\n"]}
+                    "temperature": 0}
+
+
+def test_a_reply_that_starts_with_blank_lines_is_not_cut_to_nothing(chat_server):
+    url, server = chat_server
+    server.reply = {"choices": [{"message": {"content": "\n\nreturns_inquiry\nQuestion: next"}}]}
+    assert OpenAICompatibleLLM(url, "m").generate("Which tool?", stop=["\n"]) == "returns_inquiry"
 
 
 def test_openai_compatible_errors(chat_server):

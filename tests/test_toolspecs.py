@@ -52,6 +52,19 @@ def test_bad_specs_say_what_is_wrong(spec, message):
         tool_from_spec(spec)
 
 
+@pytest.mark.parametrize("tools,message", [
+    ([{"name": "no_tool"}], "reserved name"), ([CONVERSE, OPENAI], "same name"), ([], "non-empty list"),
+])
+def test_a_line_whose_tools_cannot_form_a_registry_is_skipped_not_fatal(tools, message):
+    lines = [json.dumps({"messages": [{"role": "user", "content": "x"}], "expected": {"behavior": "refuse"}, "tools": tools}),
+             json.dumps({"messages": [{"role": "user", "content": "hello"}], "expected": {"behavior": "refuse"}})]
+    errors = io.StringIO()
+    summary = evaluate(Agent(DEFAULT_REGISTRY, FewShotPlanner(ScriptedLLM(["no_tool"])), InProcessTransport()),
+                       lines, errors)
+    assert errors.getvalue().startswith("line 1: skipped: tools") and message in errors.getvalue()
+    assert summary["count"] == 1
+
+
 def test_bad_tools_on_a_line_are_reported_with_their_index():
     line = {"messages": [{"role": "user", "content": "x"}], "expected": {"behavior": "refuse"}, "tools": [CONVERSE, {"name": 3}]}
     with pytest.raises(ValueError, match=r"tools\[1\]: a tool spec needs a name"):

@@ -52,8 +52,16 @@ def build_backend(name: str, settings: Any) -> LLM:
     return resolve(factory)(settings)
 
 
+def server_stops(stop: Sequence[str]) -> list[str]:
+    """The stop sequences worth sending to a server: not whitespace-only ones, which would end a
+    reply that starts with a blank line ("\n\norder_inquiry") before it says anything."""
+    return [s for s in stop if s.strip()]
+
+
 def stop_at(text: str, stop: Sequence[str]) -> str:
-    """Cut ``text`` at the first stop sequence (for servers that ignore ``stop``)."""
+    """Cut ``text`` at the first stop sequence after any leading whitespace (the client-side half
+    of ``server_stops``, and for servers that ignore ``stop``)."""
+    text = text.lstrip()
     cut = len(text)
     for s in stop:
         if s and (i := text.find(s)) != -1:

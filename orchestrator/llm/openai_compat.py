@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Sequence
 
-from . import LLMError, LLMTimeout, stop_at
+from . import LLMError, LLMTimeout, server_stops, stop_at
 
 
 class OpenAICompatibleLLM:
@@ -32,8 +32,8 @@ class OpenAICompatibleLLM:
             "max_tokens": max_tokens,
             "temperature": 0,
         }
-        if stop:
-            request["stop"] = list(stop)
+        if server_stops(stop):
+            request["stop"] = server_stops(stop)
         return request
 
     def generate(

@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Sequence
 
 from .. import aws
-from . import LLMError, LLMTimeout, stop_at
+from . import LLMError, LLMTimeout, server_stops, stop_at
 
 PAYLOAD_FORMATS = ("jumpstart", "tgi")
 
@@ -23,8 +23,8 @@ def build_request(prompt: str, *, max_tokens: int, stop: Sequence[str], payload_
         return {"text_inputs": prompt, "max_length": max_tokens, "do_sample": False}
     if payload_format == "tgi":
         parameters: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": False}
-        if stop:
-            parameters["stop"] = list(stop)
+        if server_stops(stop):
+            parameters["stop"] = server_stops(stop)
         return {"inputs": prompt, "parameters": parameters}
     raise ValueError(f"payload format must be one of {PAYLOAD_FORMATS}, not {payload_format!r}")
 
