@@ -119,7 +119,7 @@ class Registry:
     greetings: tuple[str, ...] = ()
     out_of_scope: tuple[str, ...] = ()
     # Shop requests that none of *these* tools serves ("cancel order 123456"): labelled no-tool
-    # like out_of_scope, but dropped by ``with_tools``, since other tools may serve them.
+    # like out_of_scope, but kept apart so that another tool set can drop them (``with_tools``).
     unserved: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -5,20 +5,22 @@
 writes ``evals/devset.jsonl`` (tune on it), ``evals/heldout.jsonl`` (report it, never tune on it)
 and ``evals/unseen_tools.jsonl`` (lines that bring their own tool specs).
 
-Sources (see ``evals/README.md`` for their licences and the labelling rules):
+Sources (see ``evals/README.md`` for their licences and the labelling rules); each public set's
+training split feeds the dev set and its validation split the held-out set:
 
-* Bitext customer-support training + validation CSVs. ``track_order`` with an order id is *execute*
+* Bitext customer-support CSVs. ``track_order`` with an order id is *execute*
   ``order_inquiry``, with our own 6-digit order id written into the CSV's span (Bitext ids are 8 to 15
   digits); ``track_order`` without one is *clarify*; ``track_refund`` ("I'm waiting for a refund of
   $350") is *clarify* (the agent asks for the return id); every other intent is *refuse*, because
   the agent has no tool that does it. ``cancel_order`` / ``change_order`` with an id keep the id
   (substituted too): a status look-up is not what the customer asked for, so they are the hardest
   negatives in the set.
-* CLINC150 train + val (+ oos_train, oos_val). ``order_status`` is *clarify* (none carries an id);
+* CLINC150 (train or val, with oos_train or oos_val). ``order_status`` is *clarify* (none carries an id);
   every other intent and every out-of-scope line is *refuse*. The out-of-scope lines that mention
   orders or shopping were read by hand ("the order of operations"): they stay *refuse*.
-* Our own returns lines (the public sets have no return ids): execute, clarify, and two-turn
-  conversations where the id arrives after the agent asked for it.
+* Our own returns lines, dev set only (the public sets have no return ids): execute, clarify, and
+  two-turn conversations where the id arrives after the agent asked for it.
+* The aws-samples claude-tools-chatbot Converse tool specs and ids, for ``unseen_tools.jsonl``.
 
 Sampling is seeded, and the output is sorted, so the same inputs give the same bytes.
 """

@@ -1,9 +1,9 @@
 """The embedded default planner: the nearest labelled example decides, with no LLM.
 
 Every tool's example utterances (its description when it has none), and the registry's no-tool
-utterances, are embedded once. A turn goes to the tool of its nearest example when that example is a tool's and
-its cosine similarity clears ``floor``; otherwise no tool is called. Ids are masked before
-embedding so the numbers themselves never sway the choice.
+utterances, are embedded once. A turn goes to the tool of its nearest example when that example is
+a tool's and its cosine similarity clears ``floor``; otherwise no tool is called. Ids are masked
+before embedding so the numbers themselves never sway the choice.
 """
 from __future__ import annotations
 
