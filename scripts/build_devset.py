@@ -224,11 +224,18 @@ def unseen_tool_lines(data_dir: Path) -> list[dict]:
     return out
 
 
+def clinc_file(data_dir: Path) -> Path:
+    """The train/val subset as ../shared/data holds it, else the oos-eval repository's own file
+    (data/data_full.json, the same splits plus test, copied into clinc150/)."""
+    subset = data_dir / "clinc150/data_train_val.json"
+    return subset if subset.exists() else data_dir / "clinc150/data_full.json"
+
+
 def build(data_dir: Path) -> dict[str, list[dict]]:
     """{"dev", "heldout", "unseen_tools"}: dev from the public training splits plus our own lines,
     held-out from the public validation splits, for figures on text nobody tuned against, and
     lines that bring tools the agent has never seen."""
-    clinc = json.loads((data_dir / "clinc150/data_train_val.json").read_text(encoding="utf-8"))
+    clinc = json.loads(clinc_file(data_dir).read_text(encoding="utf-8"))
     sets = {}
     for name, quota in QUOTAS.items():
         rng = random.Random(f"{SEED}-{name}")

@@ -62,15 +62,30 @@ def test_the_readme_table_is_what_the_command_prints(summaries, name):
     assert _without_latency(format_report(summaries[name])) in readme, f"README table for {name} is stale"
 
 
-def test_the_sets_are_what_the_script_builds(tmp_path):
-    data = ROOT.parent / "shared" / "data"
-    if not (data / "bitext").is_dir():
-        pytest.skip(f"the public data is not at {data}; scripts/build_devset.py --data-dir rebuilds the sets")
+@pytest.fixture(scope="module")
+def build_devset():
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import build_devset
     finally:
         sys.path.pop(0)
+    return build_devset
+
+
+def test_the_build_script_says_what_data_it_lacks(build_devset, tmp_path, capsys):
+    assert build_devset.main(["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]) == 2
+    assert "lacks bitext/, clinc150/ or claude-tools-chatbot/" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "clinc150").mkdir()
+    assert build_devset.clinc_file(tmp_path).name == "data_full.json"  # the oos-eval repository's own file
+    (tmp_path / "clinc150" / "data_train_val.json").write_text("{}")
+    assert build_devset.clinc_file(tmp_path).name == "data_train_val.json"
+
+
+def test_the_sets_are_what_the_script_builds(build_devset, tmp_path):
+    data = ROOT.parent / "shared" / "data"
+    if not (data / "bitext").is_dir():
+        pytest.skip(f"the public data is not at {data}; scripts/build_devset.py --data-dir rebuilds the sets")
     assert build_devset.main(["--data-dir", str(data), "--output-dir", str(tmp_path)]) == 0
     for name in SETS:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (EVALS / f"{name}.jsonl").read_bytes(), name
