@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any, Sequence
 
 from .settings import Settings, SettingsError, build_agent
@@ -94,6 +95,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class Progress:
+    """``eval: 120/935 lines, 31 s`` on stderr every few seconds, for runs against a real model."""
+
+    def __init__(self, every_s: float = 5.0, stream=None) -> None:
+        self.every_s, self.stream = every_s, stream or sys.stderr
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s or (done == total and now - self.started >= self.every_s):
+            self.last = now
+            print(f"eval: {done}/{total} lines, {now - self.started:.0f} s", file=self.stream, flush=True)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report
 
@@ -108,7 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     output = open(args.output, "w", encoding="utf-8") if args.output else None
     try:
         with source:
-            summary = evaluate(agent, source, sys.stderr, output)
+            summary = evaluate(agent, source, sys.stderr, output, progress=Progress())
     finally:
         if output:
             output.close()

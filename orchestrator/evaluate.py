@@ -23,7 +23,7 @@ import json
 import re
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
 from .interpreter import Interpreter
 from .registry import NO_TOOL, Registry, Tool
@@ -273,9 +273,12 @@ def format_report(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | None = None) -> dict[str, Any]:
+def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | None = None,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Score every readable line; ``progress(line number, of lines)`` is called after each."""
+    lines = list(lines)
     rows = []
-    for _, case in read_cases(lines, errors):
+    for number, case in read_cases(lines, errors):
         line_agent = agent_for(agent, case)
         record = run_case(line_agent, case)
         row = {"id": case.id, "expected": case.behavior, "action": record.action, "tool": record.tool,
@@ -284,4 +287,6 @@ def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | 
         rows.append(row)
         if output is not None:
             output.write(json.dumps({k: v for k, v in row.items() if k != "expected"}) + "\n")
+        if progress is not None:
+            progress(number, len(lines))
     return summarise(rows)

@@ -105,3 +105,20 @@ def test_eval_command_prints_the_table_and_ends_with_json(tmp_path, local_store)
     missing = subprocess.run([sys.executable, "-m", "orchestrator", "eval", str(tmp_path / "nope.jsonl")],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_progress_is_reported_by_line_number_for_long_runs(local_agent):
+    from orchestrator.cli import Progress
+
+    calls = []
+    lines = ["{bad", json.dumps({"messages": [{"role": "user", "content": "hi"}], "expected": {"behavior": "refuse"}}),
+             json.dumps({"messages": [{"role": "user", "content": "Has order 123456 shipped?"}], "expected": {"behavior": "clarify"}})]
+    evaluate(local_agent, lines, io.StringIO(), progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 3), (3, 3)]
+    stream = io.StringIO()
+    report = Progress(every_s=0, stream=stream)
+    report(2, 3)
+    assert stream.getvalue().startswith("eval: 2/3 lines, ")
+    quiet = Progress(every_s=60, stream=io.StringIO())
+    quiet(3, 3)  # a run shorter than the interval prints nothing
+    assert quiet.stream.getvalue() == ""
