@@ -7,8 +7,8 @@ the assistant turn, adds an ``id``, and calls this function with a batch of such
       "messages": [{"role": "system", ...}, {"role": "user", ...}, {"role": "assistant", "content": <reply>}],
       "reference_answer": {"ground_truth": "...", "behavior": "execute"}}]
 
-``reference_answer`` may also be the ground-truth string itself, and the RLVR line's own
-``reward_model`` is read too, so the JSONL that ``python -m orchestrator training-data`` writes works
+``reference_answer`` (top-level, or under ``metadata`` as some recipes put it) may also be the
+ground-truth string itself, and the RLVR line's own ``reward_model`` is read too, so the JSONL that ``python -m orchestrator training-data`` writes works
 as it is. The answer is one score per sample::
 
     [{"id": "123", "aggregate_reward_score": 1.0,
@@ -30,7 +30,8 @@ logger = logging.getLogger("orchestrator.reward")
 
 
 def _reference(sample: Mapping[str, Any]) -> dict[str, Any]:
-    reference = sample.get("reference_answer", sample.get("reward_model"))
+    metadata = sample.get("metadata") if isinstance(sample.get("metadata"), Mapping) else {}
+    reference = sample.get("reference_answer", metadata.get("reference_answer", sample.get("reward_model")))
     if isinstance(reference, str):
         return {"ground_truth": reference}
     if isinstance(reference, Mapping):

@@ -144,6 +144,7 @@ def test_the_reward_function_is_optional_and_has_no_grants():
     assert reward["Condition"] == T["Outputs"]["RewardFunctionArn"]["Condition"] == "ShouldCreateRewardFunction"
     assert T["Parameters"]["CreateRewardFunction"]["Default"] == "false"
     assert reward["Properties"]["Handler"] == "orchestrator.reward_lambda.lambda_handler"
+    assert reward["Properties"]["FunctionName"] == {"Fn::Sub": "SageMaker-${AWS::StackName}-reward"}
     assert "Policies" not in reward["Properties"] and not [n for n, _ in iam_statements(T) if n == "RewardFunction"]
 
 

@@ -69,6 +69,9 @@ def test_reward_lambda_scores_replies_to_an_execute_line(reply, expected):
 
 def test_reward_lambda_reads_string_references_rlvr_lines_and_batches():
     refuse = {"reference_answer": "Sorry, I can only help with orders and returns."}
+    in_metadata = {"metadata": {"reference_answer": EXECUTE["reference_answer"], "my_key": "s"}}
+    assert score(_sample('[{"name": "returns_inquiry", "arguments": {"return_id": "rtn003"}}]', in_metadata))[
+        "aggregate_reward_score"] == 1.0
     clarify_line = next(l for l in generate(REGISTRY, 20) if l["reward_model"]["behavior"] == "clarify")
     as_sent = {**clarify_line, "messages": clarify_line["prompt"] + [{"role": "assistant", "content": "Which order number?"}]}
     results = lambda_handler([_sample("I can't help with that.", refuse),
