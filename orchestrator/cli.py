@@ -19,7 +19,8 @@ from .settings import Settings, SettingsError, build_agent
 
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("agent (flags override environment variables)")
-    group.add_argument("--planner", choices=["router", "fewshot"], help="AGENT_PLANNER (default router)")
+    group.add_argument("--planner", choices=["router", "fewshot", "toolcall"],
+                       help="AGENT_PLANNER (default router)")
     group.add_argument("--backend", choices=["none", "sagemaker", "openai"], help="LLM_BACKEND (default none)")
     group.add_argument("--transport", choices=["inprocess", "lambda"], help="TOOL_TRANSPORT (default inprocess)")
     group.add_argument("--store", choices=["sqlite", "dynamodb"], help="STORE_BACKEND for in-process tools (default sqlite)")

@@ -20,12 +20,12 @@ registry's, and their calls are recorded, not run.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
 from .interpreter import Interpreter
+from .planners.toolcall import parse_reply
 from .registry import NO_TOOL, Registry, Tool
 from .toolspecs import tool_from_spec
 from .turn import ToolResult, TurnRecord
@@ -149,25 +149,14 @@ def reward(case: Case, record: TurnRecord, registry: Registry) -> float:
     return {"tool_call": 0.0, "clarify": 0.5}.get(action, 1.0)
 
 
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+_REPLY_ACTION = {"call": "tool_call", "question": "clarify", "text": "answer"}
 
 
 def record_from_response(text: str) -> TurnRecord:
-    """What a model's raw reply did, in the training format: a JSON list of ``{"name", "arguments"}``
-    is a tool call (the first one counts), a reply ending in a question mark is a clarifying
-    question, any other text answers without a tool."""
-    stripped = _FENCE.sub("", (text or "").strip())
-    try:
-        calls = json.loads(stripped)
-    except ValueError:
-        calls = None
-    if isinstance(calls, dict):
-        calls = [calls]
-    if isinstance(calls, list) and calls and isinstance(calls[0], Mapping) and isinstance(calls[0].get("name"), str):
-        arguments = calls[0].get("arguments")
-        return TurnRecord(action="tool_call", tool=calls[0]["name"],
-                          arguments=dict(arguments) if isinstance(arguments, Mapping) else {})
-    return TurnRecord(action="clarify" if stripped.endswith("?") else "answer")
+    """What a model's raw reply did, read as the toolcall planner reads it (``parse_reply``): a
+    JSON list of calls is a tool call, a question is a clarifying turn, other text an answer."""
+    reply = parse_reply(text)
+    return TurnRecord(action=_REPLY_ACTION[reply.kind], tool=reply.tool, arguments=reply.arguments)
 
 
 def read_cases(lines: Iterable[str], errors: TextIO) -> Iterator[tuple[int, Case]]:

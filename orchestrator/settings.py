@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| AGENT_PLANNER | router | router (embedded, no LLM) or fewshot (LLM names the tool) |
+| AGENT_PLANNER | router | router (embedded, no LLM), fewshot (LLM names the tool) or toolcall (LLM answers JSON tool calls) |
 | LLM_BACKEND | none | none, sagemaker or openai; with a backend the interpreter uses it too |
 | TOOL_TRANSPORT | inprocess | inprocess (call tools/ here) or lambda (invoke the tool functions) |
 | MAX_STEPS | 2 | planner rounds per turn |
@@ -87,8 +87,8 @@ class Settings:
             raise SettingsError(f"MAX_STEPS must be between 1 and 5, got {self.max_steps}")
         if not 0.0 <= self.router_floor <= 1.0:
             raise SettingsError(f"ROUTER_FLOOR must be between 0 and 1, got {self.router_floor}")
-        if self.planner == "fewshot" and self.backend == "none":
-            raise SettingsError("the fewshot planner needs an LLM: set LLM_BACKEND to sagemaker or openai")
+        if self.planner in ("fewshot", "toolcall") and self.backend == "none":
+            raise SettingsError(f"the {self.planner} planner needs an LLM: set LLM_BACKEND to sagemaker or openai")
 
     def replace(self, **changes: Any) -> "Settings":
         return self.coerce({**dataclasses.asdict(self), **{k: v for k, v in changes.items() if v is not None}})

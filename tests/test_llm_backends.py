@@ -187,3 +187,21 @@ def test_scripted_backend_replays_raises_and_records():
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown LLM backend 'bedrock'"):
         build_backend("bedrock", Settings())
+
+
+def test_system_instructions_reach_each_backend(chat_server):
+    from orchestrator.llm import with_system
+
+    url, server = chat_server
+    OpenAICompatibleLLM(url, "m").generate("Has 123456 shipped?", system="You are a tool router.")
+    assert server.requests[-1][2]["messages"] == [{"role": "system", "content": "You are a tool router."},
+                                                  {"role": "user", "content": "Has 123456 shipped?"}]
+    # text2text endpoints have no roles: the instructions come first, then the turn
+    assert with_system("turn", "rules") == "rules\n\nturn" and with_system("turn", "") == "turn"
+    llm, stubber, _ = _stubbed()
+    stubber.add_response("invoke_endpoint", {"Body": _body({"generated_texts": ["[]"]})},
+                         {"EndpointName": "flan-ul2-endpoint", "ContentType": "application/json",
+                          "Accept": "application/json",
+                          "Body": json.dumps({"text_inputs": "rules\n\nturn", "max_length": 5, "do_sample": False}).encode()})
+    with stubber:
+        assert llm.generate("turn", system="rules", max_tokens=5) == "[]"

@@ -126,3 +126,63 @@ def test_a_prompt_template_needs_the_question_slot_once(tmp_path, text, message)
         from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(template)), ScriptedLLM([]))
     with pytest.raises(ValueError, match="cannot read FEWSHOT_PROMPT_FILE"):
         from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(tmp_path / "nope")), ScriptedLLM([]))
+
+
+# ---- toolcall: a model that answers JSON tool calls (one fine-tuned on `training-data`) ----
+
+from orchestrator.planners.toolcall import ToolCallPlanner, parse_reply  # noqa: E402
+from orchestrator.training import system_prompt  # noqa: E402
+
+
+@pytest.mark.parametrize("text,kind,tool,arguments", [
+    ('[{"name": "order_inquiry", "arguments": {"order_id": "123456"}}]', "call", "order_inquiry", {"order_id": "123456"}),
+    ('```json\n{"name": "returns_inquiry", "arguments": {"return_id": "rtn001"}}\n```', "call", "returns_inquiry", {"return_id": "rtn001"}),
+    ('[{"name": "order_inquiry", "arguments": "123456"}]', "call", "order_inquiry", {}),
+    ("Could you tell me your order number?", "question", None, {}),
+    ("Sorry, I can only help with orders.", "text", None, {}),
+    ('[{"tool": "order_inquiry"}]', "text", None, {}),
+    ("", "text", None, {}),
+])
+def test_parse_reply(text, kind, tool, arguments):
+    reply = parse_reply(text)
+    assert (reply.kind, reply.tool, reply.arguments) == (kind, tool, arguments)
+
+
+def test_toolcall_planner_sends_the_training_system_prompt_and_keeps_ids_the_customer_gave():
+    llm = ScriptedLLM(['[{"name": "order_inquiry", "arguments": {"order_id": "123456"}}]'])
+    plan = ToolCallPlanner(llm).plan("Has order 123456 shipped?", REGISTRY, Deadline(5))
+    assert (plan.tool, plan.arguments, plan.model_calls) == ("order_inquiry", {"order_id": "123456"}, 1)
+    assert llm.prompts == ["Has order 123456 shipped?"] and llm.calls[0]["system"] == system_prompt(REGISTRY)
+
+
+@pytest.mark.parametrize("reply,text,tool,arguments,reason", [
+    # an id the customer never gave is dropped: the parser then finds none and the agent asks
+    ('[{"name": "order_inquiry", "arguments": {"order_id": "654321"}}]', "Where is my order?", "order_inquiry", {}, ""),
+    ('[{"name": "delete_account", "arguments": {}}]', "delete me", None, {}, "invalid_tool"),
+    ("Could you give me your return id?", "is my refund done", "returns_inquiry", {}, "model_asked"),
+    ("Which one do you mean?", "my order and my return", None, {}, "out_of_scope"),
+    ("I can only help with orders and returns.", "tell me a joke", None, {}, "out_of_scope"),
+    ("Hello! How can I help?", "hi there", None, {}, "greeting"),
+])
+def test_toolcall_planner_turns_every_reply_into_a_checked_plan(reply, text, tool, arguments, reason):
+    plan = ToolCallPlanner(ScriptedLLM([reply])).plan(text, REGISTRY, Deadline(5))
+    assert (plan.tool, plan.arguments, plan.reason) == (tool, arguments, reason)
+
+
+def test_toolcall_planner_failures_are_values():
+    assert ToolCallPlanner(ScriptedLLM([LLMTimeout("slow")])).plan("x", REGISTRY, Deadline(5)).reason == "model_timeout"
+    assert ToolCallPlanner(ScriptedLLM([LLMError("500")])).plan("x", REGISTRY, Deadline(5)).reason == "model_error"
+    with pytest.raises(ValueError, match="needs an LLM"):
+        build_planner("toolcall", Settings(), None)
+
+
+def test_toolcall_agent_never_looks_up_an_id_the_customer_did_not_give():
+    from orchestrator.agent import Agent
+    from orchestrator.dispatcher import InProcessTransport
+
+    llm = ScriptedLLM(['[{"name": "order_inquiry", "arguments": {"order_id": "123456"}}]'] * 2)
+    agent = Agent(REGISTRY, ToolCallPlanner(llm), InProcessTransport())
+    asked = agent.run_turn("Where is my order?")
+    assert asked.action == "clarify" and asked.tool_calls == 0 and "six-digit order number" in asked.answer
+    found = agent.run_turn("it's order 123456")
+    assert found.action == "tool_call" and "Herbal Handsoap" in found.answer

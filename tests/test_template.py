@@ -108,7 +108,7 @@ def test_orchestrator_settings_are_ones_the_code_reads():
     for tool in DEFAULT_REGISTRY:
         function = {"order_inquiry": "OrdersFunction", "returns_inquiry": "ReturnsFunction"}[tool.name]
         assert variables[tool.function_name_env] == {"Ref": function}
-    assert T["Parameters"]["AgentPlanner"]["AllowedValues"] == ["fewshot"]
+    assert T["Parameters"]["AgentPlanner"]["AllowedValues"] == ["fewshot", "toolcall"]
 
 
 def test_orchestrator_answers_before_lex_gives_up():

@@ -23,9 +23,11 @@ class LLM(Protocol):
     name: str
 
     def generate(
-        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+        self, prompt: str, *, system: str = "", max_tokens: int = 20, stop: Sequence[str] = (),
+        timeout_s: float = 10.0,
     ) -> str:
-        """Greedy completion of ``prompt``. Raises LLMTimeout or LLMError."""
+        """Greedy completion of ``prompt`` (the user's turn, after ``system`` instructions if any).
+        Raises LLMTimeout or LLMError."""
 
 
 # name -> "module:factory"; a factory takes the Settings and returns an LLM.
@@ -50,6 +52,11 @@ def build_backend(name: str, settings: Any) -> LLM:
     except KeyError:
         raise ValueError(f"unknown LLM backend {name!r}; choose one of {', '.join(backend_names())}") from None
     return resolve(factory)(settings)
+
+
+def with_system(prompt: str, system: str) -> str:
+    """One text for models without roles (text2text endpoints): the instructions, then the turn."""
+    return f"{system}\n\n{prompt}" if system else prompt
 
 
 def server_stops(stop: Sequence[str]) -> list[str]:

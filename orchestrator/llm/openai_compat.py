@@ -25,10 +25,11 @@ class OpenAICompatibleLLM:
         self.model = model
         self._api_key = api_key
 
-    def build_request(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> dict[str, Any]:
+    def build_request(self, prompt: str, *, max_tokens: int, stop: Sequence[str], system: str = "") -> dict[str, Any]:
+        messages = [{"role": "system", "content": system}] if system else []
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": messages + [{"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
             "temperature": 0,
         }
@@ -37,11 +38,12 @@ class OpenAICompatibleLLM:
         return request
 
     def generate(
-        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+        self, prompt: str, *, system: str = "", max_tokens: int = 20, stop: Sequence[str] = (),
+        timeout_s: float = 10.0,
     ) -> str:
         if timeout_s <= 0:
             raise LLMTimeout("no time left for the model call")
-        body = json.dumps(self.build_request(prompt, max_tokens=max_tokens, stop=stop)).encode("utf-8")
+        body = json.dumps(self.build_request(prompt, max_tokens=max_tokens, stop=stop, system=system)).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"

@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Sequence
 
 from .. import aws
-from . import LLMError, LLMTimeout, server_stops, stop_at
+from . import LLMError, LLMTimeout, server_stops, stop_at, with_system
 
 PAYLOAD_FORMATS = ("jumpstart", "tgi")
 
@@ -65,13 +65,15 @@ class SageMakerLLM:
         self._client_for = client_factory or (lambda t: aws.client("sagemaker-runtime", t, self.region))
 
     def generate(
-        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+        self, prompt: str, *, system: str = "", max_tokens: int = 20, stop: Sequence[str] = (),
+        timeout_s: float = 10.0,
     ) -> str:
         from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
         if timeout_s <= 0:
             raise LLMTimeout("no time left for the model call")
-        request = build_request(prompt, max_tokens=max_tokens, stop=stop, payload_format=self.payload_format)
+        request = build_request(with_system(prompt, system), max_tokens=max_tokens, stop=stop,
+                                payload_format=self.payload_format)
         try:
             response = self._client_for(timeout_s).invoke_endpoint(
                 EndpointName=self.endpoint_name,

@@ -24,10 +24,11 @@ class ScriptedLLM:
         self.calls: list[dict[str, object]] = []
 
     def generate(
-        self, prompt: str, *, max_tokens: int = 20, stop: Sequence[str] = (), timeout_s: float = 10.0
+        self, prompt: str, *, system: str = "", max_tokens: int = 20, stop: Sequence[str] = (),
+        timeout_s: float = 10.0,
     ) -> str:
         self.prompts.append(prompt)
-        self.calls.append({"max_tokens": max_tokens, "stop": list(stop), "timeout_s": timeout_s})
+        self.calls.append({"system": system, "max_tokens": max_tokens, "stop": list(stop), "timeout_s": timeout_s})
         reply = self.replies.pop(0) if self.replies else self.default
         if reply is None:
             raise LLMError("scripted backend has no reply left")

@@ -1,7 +1,8 @@
 """Planners: a turn and the registry in, a ``Plan`` out (one tool with raw arguments, or none).
 
-``router`` (the embedded default: nearest labelled example, no LLM) and ``fewshot`` (the blog's
-design: an LLM names the tool) are registered like plug-ins and imported only when chosen. A plan
+``router`` (the embedded default: nearest labelled example, no LLM), ``fewshot`` (the blog's
+design: an LLM names the tool) and ``toolcall`` (an LLM answers JSON tool calls, as one fine-tuned
+on ``training-data`` does) are registered like plug-ins and imported only when chosen. A plan
 names a tool as a string; only ``Registry.get`` turns it into something callable, so no planner
 can dispatch a tool that is not registered.
 """
@@ -26,6 +27,7 @@ class Planner(Protocol):
 _PLANNERS: dict[str, str | Callable[[Any, Any], Planner]] = {
     "router": "orchestrator.planners.router:from_settings",
     "fewshot": "orchestrator.planners.fewshot:from_settings",
+    "toolcall": "orchestrator.planners.toolcall:from_settings",
 }
 
 
