@@ -13,7 +13,8 @@ Each line is the RLVR format the eval also reads::
 About 60% execute (a tool example with fresh ids), 25% clarify (a tool example without ids; the
 truth is the agent's clarifying question), 15% refuse (off-topic, unserved and greeting
 utterances; the truth is the agent's reply), each phrased formal, casual or terse in turn. The
-reward is ``evaluate.reward`` on the model's reply (``reward_lambda.py`` serves it to a job).
+reward is ``evaluate.reward`` on the model's reply (``reward_lambda.py`` serves it to a job), and
+the ``toolcall`` planner serves the tuned model with the same system prompt.
 """
 from __future__ import annotations
 
