@@ -82,7 +82,7 @@ def generate(registry: Registry, count: int = 1000, seed: int = 0) -> Iterator[d
     if count < 1:
         raise ValueError("count must be at least 1")
     executes, clarifies = _executes(registry), _clarifies(registry)
-    refusals = list(registry.out_of_scope + registry.unserved + registry.greetings)
+    refusals = list(registry.no_tool_examples)
     if not executes or not clarifies or not refusals:
         raise ValueError("the registry needs examples with ids, examples without, and no-tool utterances")
     rng = random.Random(seed)
