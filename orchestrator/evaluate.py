@@ -174,28 +174,25 @@ def read_cases(lines: Iterable[str], errors: TextIO) -> Iterator[tuple[int, Case
             print(f"line {number}: skipped: {exc}", file=errors)
 
 
-class RecordingTransport:
-    """Stands in for tools that have no handler here: records the call, answers 200."""
+class NotRunTransport:
+    """Stands in for tools that have no handler here: answers 200 without running anything (the
+    turn record already holds the tool and its arguments, which is what the eval scores)."""
 
-    name = "recording"
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, str]]] = []
+    name = "not-run"
 
     def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
-        self.calls.append((tool.name, dict(payload)))
         return ToolResult(200, f"{tool.name} was called (evaluation: not run).")
 
 
 def agent_for(agent: Any, case: Case) -> Any:
     """The agent as this line should see it: over the line's own tools when it brings some.
 
-    Their calls are recorded, not run, so there is no real answer for a model to judge: the
+    Their calls are scored from the turn record, not run, so there is no real answer for a model to judge: the
     interpreter's coverage rule judges the question instead (before the call, as without an LLM).
     """
     if case.tools is None:
         return agent
-    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), RecordingTransport(), Interpreter())
+    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), NotRunTransport(), Interpreter())
 
 
 def run_case(agent: Any, case: Case) -> TurnRecord:
