@@ -4,8 +4,11 @@ Every step returns a value, never an exception: a planner that says nonsense, an
 missing id, a tool that times out or answers 404, each leads to a defined next step or reply,
 and every turn yields a ``TurnRecord``.
 
-A second round is spent only on something a retry can fix: a model call or a tool call that
-failed or timed out. An answer that is off-topic or a clarifying question ends the turn.
+A second round is spent only on something a retry can fix (a model call or a tool call that
+failed) and only when the time left allows a whole attempt like the one that failed. An answer
+that is off-topic or a clarifying question ends the turn. A model or tool that stays down is told
+honestly ("not available right now, try again") with the intent Failed; so is anything unexpected,
+caught here with a record whose reason names it.
 """
 from __future__ import annotations
 
@@ -15,14 +18,21 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .budget import Deadline
 from .dispatcher import Transport, dispatch
-from .interpreter import Interpreter, answer_text
+from .interpreter import Interpreter, answer_text, answer_usable
 from .parser import normalise_spoken, parse_call
 from .planners import Planner
 from .registry import Registry
-from .replies import EMPTY_INPUT_REPLY, OUT_OF_SCOPE_REPLY, TIMEOUT_REPLY, clarify_question, no_tool_reply
+from .replies import (EMPTY_INPUT_REPLY, INTERNAL_ERROR_REPLY, MODEL_UNAVAILABLE_REPLY, OUT_OF_SCOPE_REPLY,
+                      TIMEOUT_REPLY, clarify_question, no_tool_reply)
 from .turn import Plan, StepTimer, TurnRecord
 
 DEFAULT_MAX_STEPS = 2
+# Lex V2 takes at most 1,024 characters of text per turn (RecognizeText); nothing longer is planned.
+MAX_INPUT_CHARS = 1024
+# A retry is worth starting only with at least this much time, and as much as the failed try took.
+MIN_ATTEMPT_S = 0.25
+# Planner reasons that are a model's failure, not its answer.
+MODEL_FAILURES = ("model_timeout", "model_error", "planner_error")
 # The session attribute that carries the tool a clarifying question is waiting on.
 PENDING_TOOL_ATTRIBUTE = "pendingTool"
 
@@ -65,8 +75,12 @@ class Agent:
         started = time.perf_counter()
         record = TurnRecord(planner=self.planner.name)
         try:
+            text = (text if isinstance(text, str) else "")[:MAX_INPUT_CHARS].strip()
             # Spoken ids ("one two three four five six") become typed ones for every step.
-            self._run(record, normalise_spoken((text or "").strip()), session or {}, deadline or Deadline(28.0))
+            self._run(record, normalise_spoken(text), session or {}, deadline or Deadline(28.0))
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the customer gets a reply and we a record
+            record.action, record.reason, record.error = "answer", "internal_error", type(exc).__name__
+            record.answer, record.fulfilled, record.pending_tool = INTERNAL_ERROR_REPLY, False, None
         finally:
             record.latency_ms = round((time.perf_counter() - started) * 1000, 3)
             for hook in self.hooks:
@@ -86,6 +100,11 @@ class Agent:
             return None
         return Plan(tool.name, reason="pending_tool")
 
+    @staticmethod
+    def _time_for_another_try(deadline: Deadline, attempt_started: float) -> bool:
+        took = time.perf_counter() - attempt_started
+        return deadline.remaining() > max(MIN_ATTEMPT_S, took)
+
     def _run(self, record: TurnRecord, text: str, session: Mapping[str, Any], deadline: Deadline) -> None:
         if not text:
             record.action, record.reason, record.answer = "clarify", "empty_input", EMPTY_INPUT_REPLY
@@ -97,6 +116,7 @@ class Agent:
                 record.reason, record.answer, record.fulfilled = "deadline", TIMEOUT_REPLY, False
                 return
 
+            attempt_started = time.perf_counter()
             with StepTimer(record, "plan", round_) as detail:
                 plan = self._pending_plan(text, session) if round_ == 1 else None
                 if plan is None:
@@ -105,16 +125,18 @@ class Agent:
                 detail.update(tool=plan.tool, reason=plan.reason, score=plan.score, error=plan.error)
 
             if not plan.wants_tool:
-                if plan.error and not last_round:
-                    continue  # the model failed or timed out: one more try
-                if plan.error and plan.reason == "model_timeout":
-                    record.reason, record.answer, record.fulfilled = "deadline", TIMEOUT_REPLY, False
+                if plan.error and plan.reason in MODEL_FAILURES:
+                    if not last_round and self._time_for_another_try(deadline, attempt_started):
+                        continue  # the model failed: one more try
+                    record.action, record.reason, record.error, record.fulfilled = (
+                        "answer", plan.reason, plan.error, False)
+                    record.answer = TIMEOUT_REPLY if plan.reason == "model_timeout" else MODEL_UNAVAILABLE_REPLY
                     return
                 record.action = "refuse"
                 record.reason, record.answer = no_tool_reply(text)
                 if record.reason == "greeting":
                     record.action = "answer"
-                if plan.reason in ("invalid_tool", "model_error", "planner_error"):
+                if plan.reason == "invalid_tool":
                     record.reason = plan.reason
                 return
 
@@ -144,19 +166,23 @@ class Agent:
 
             call = parsed.call
             record.arguments = dict(call.arguments)
+            attempt_started = time.perf_counter()
             with StepTimer(record, "dispatch", round_) as detail:
                 result = dispatch(call, self.registry, self.transport, deadline)
                 record.tool_calls += 1
                 record.status_code = result.status_code
                 detail.update(tool=call.tool.name, transport=self.transport.name,
                               status_code=result.status_code, error=result.error)
-            if result.retryable and not last_round and not deadline.expired():
+            usable = answer_usable(result)
+            if not usable and result.retryable and not last_round \
+                    and self._time_for_another_try(deadline, attempt_started):
                 continue  # the tool failed or timed out: one more try
 
             record.action = "tool_call"
-            record.answer = answer_text(call.tool, result)
-            if result.retryable:
-                record.reason, record.fulfilled = "tool_unavailable", False
+            record.answer = answer_text(call.tool, result, call.arguments)
+            if not usable:  # a 5xx, a timeout, or an answer we will not show: the tool is down for us
+                record.reason = "tool_timeout" if result.status_code == 504 else "tool_unavailable"
+                record.error, record.fulfilled = result.error or f"status {result.status_code}", False
                 return
             if not self.interpreter.checks_before_call and result.ok:
                 with StepTimer(record, "interpret", round_) as detail:
@@ -166,5 +192,5 @@ class Agent:
                 if not relevant:
                     record.action, record.reason, record.answer = "refuse", "not_relevant", OUT_OF_SCOPE_REPLY
                     return
-            record.reason = {200: "found", 404: "not_found"}.get(result.status_code, "bad_request")
+            record.reason = "found" if result.ok else "not_found"
             return

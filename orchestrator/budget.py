@@ -1,13 +1,34 @@
-"""Time budgets: Lex waits 30 s for fulfillment, so every call gets only what is left."""
+"""Time budgets: Lex waits 30 s for fulfillment, so every call gets only what is left.
+
+``Deadline`` is the one clock of a turn. ``run_within`` enforces it *in total* around a blocking
+call: socket timeouts are per read, so a reply that trickles in a byte at a time would otherwise
+outlive any read timeout. The call runs on a daemon thread; when the deadline passes the turn
+goes on without it. An abandoned call is left to end on its own socket timeouts (each at most
+what was left of the turn); while too many are still running, new calls fail at once rather than
+pile up threads against a service that is not answering.
+"""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 LEX_FULFILLMENT_TIMEOUT_S = 30.0
-# Kept back to build and return the reply after the last call gives up.
+# Kept back to build, log and return the reply after the last call gives up.
 DEFAULT_MARGIN_S = 2.0
+# Calls abandoned at a deadline and still running; past this, fail fast (a crude circuit breaker).
+MAX_ABANDONED_CALLS = 16
+
+T = TypeVar("T")
+
+
+class DeadlineExceeded(TimeoutError):
+    """The call did not finish within the time the turn had left."""
+
+
+class TooManyAbandonedCalls(RuntimeError):
+    """Earlier calls that hung are still running: this one is refused without waiting."""
 
 
 @dataclass
@@ -38,3 +59,51 @@ class Deadline:
             except (TypeError, ValueError):
                 pass
         return cls(limit - margin)
+
+
+_abandoned = 0
+_abandoned_lock = threading.Lock()
+
+
+def abandoned_calls() -> int:
+    """How many calls given up at a deadline are still running (for tests and the benchmark)."""
+    return _abandoned
+
+
+def run_within(timeout_s: float, call: Callable[[], T], *, name: str = "call") -> T:
+    """``call()``, or ``DeadlineExceeded`` once ``timeout_s`` has passed, whatever the call does.
+
+    The call's own exception is re-raised in the caller's thread.
+    """
+    global _abandoned
+    if timeout_s <= 0:
+        raise DeadlineExceeded(f"no time left for the {name}")
+    if _abandoned >= MAX_ABANDONED_CALLS:
+        raise TooManyAbandonedCalls(f"{_abandoned} earlier calls still hang")
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+    state = {"abandoned": False}
+
+    def worker() -> None:
+        global _abandoned
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, whatever it is
+            outcome["error"] = exc
+        finally:
+            with _abandoned_lock:
+                done.set()
+                if state["abandoned"]:
+                    _abandoned -= 1
+
+    thread = threading.Thread(target=worker, name=f"deadline-{name}", daemon=True)
+    thread.start()
+    if not done.wait(timeout_s):
+        with _abandoned_lock:
+            if not done.is_set():
+                state["abandoned"] = True
+                _abandoned += 1
+                raise DeadlineExceeded(f"the {name} did not finish in {timeout_s:.1f}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -91,7 +91,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if carry:
             attributes = state["sessionAttributes"]
         print(f"Q: {text}")
-        print(f"A: {response['messages'][0]['content']}  [{state['intent']['state']}]")
+        # A question keeps the conversation open (ElicitIntent); an answer closes the intent.
+        outcome = state["intent"]["state"] if "intent" in state else state["dialogAction"]["type"]
+        print(f"A: {response['messages'][0]['content']}  [{outcome}]")
         print()
     return 0
 

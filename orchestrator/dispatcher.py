@@ -6,13 +6,12 @@ process, for the laptop and the tests. Both answer a ``ToolResult``; neither rai
 """
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 from typing import Any, Callable, Mapping, Protocol
 
-from . import aws
-from .budget import Deadline
+from . import aws, wire
+from .budget import Deadline, DeadlineExceeded, TooManyAbandonedCalls, run_within
 from .parser import ToolCall
 from .plugins import resolve
 from .registry import Registry, Tool
@@ -37,10 +36,9 @@ def result_from_response(response: Any) -> ToolResult:
 
 
 class InProcessTransport:
-    """Calls ``tool.local_handler`` ("module:function") in this process, on a worker thread."""
+    """Calls ``tool.local_handler`` ("module:function") in this process, within the time given."""
 
     name = "inprocess"
-    _pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
 
     def __init__(self, handlers: Mapping[str, Callable[[dict, Any], Any]] | None = None) -> None:
         self._handlers = dict(handlers or {})
@@ -52,9 +50,9 @@ class InProcessTransport:
 
     def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
         try:
-            future = self._pool.submit(self._handler(tool), dict(payload), None)
-            return result_from_response(future.result(timeout=max(timeout_s, 0.001)))
-        except concurrent.futures.TimeoutError:
+            handler = self._handler(tool)
+            return result_from_response(run_within(timeout_s, lambda: handler(dict(payload), None), name="tool call"))
+        except DeadlineExceeded:
             return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
         except Exception as exc:  # noqa: BLE001 - a crashing tool is a 502, never a crashed turn
             return ToolResult(502, "", error=f"tool raised {type(exc).__name__}")
@@ -81,25 +79,40 @@ class LambdaTransport:
         function_name = self._env.get(tool.function_name_env, "")
         if not function_name:
             return ToolResult(502, "", error=f"{tool.function_name_env} is not set")
-        try:
+        if timeout_s <= 0:
+            return ToolResult(504, "", error="no time left for the tool call")
+
+        def invoke() -> tuple[str | None, bytes]:
             response = self._client_for(timeout_s).invoke(
                 FunctionName=function_name,
                 InvocationType="RequestResponse",
                 Payload=json.dumps(payload).encode("utf-8"),
             )
-            raw = response["Payload"].read()
-        except (ReadTimeoutError, ConnectTimeoutError):
+            return response.get("FunctionError"), wire.read_capped(response["Payload"], wire.MAX_TOOL_RESPONSE_BYTES)
+
+        try:
+            # The read timeout bounds each socket read; run_within bounds the whole call.
+            function_error, raw = run_within(timeout_s, invoke, name="tool call")
+        except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError):
             return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
+        except TooManyAbandonedCalls as exc:
+            return ToolResult(503, "", error=f"tool not answering: {exc}")
         except ClientError as exc:
-            return ToolResult(502, "", error=f"lambda invoke failed: {exc.response.get('Error', {}).get('Code', 'Unknown')}")
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            return ToolResult(502, "", error=f"lambda invoke failed: {code}")
         except BotoCoreError as exc:
             return ToolResult(502, "", error=f"lambda invoke failed: {type(exc).__name__}")
-        if response.get("FunctionError"):
-            return ToolResult(502, "", error=f"tool function error: {response['FunctionError']}")
+        except wire.WireError as exc:
+            return ToolResult(502, "", error=f"tool answer unusable: {exc}")
+        except OSError as exc:
+            return ToolResult(502, "", error=f"lambda invoke failed: {type(exc).__name__}")
+        if function_error:
+            kind = "".join(c for c in str(function_error) if c.isalnum())[:32]
+            return ToolResult(502, "", error=f"tool function error: {kind}")
         try:
-            return result_from_response(json.loads(raw))
-        except ValueError:
-            return ToolResult(502, "", error="tool answer is not JSON")
+            return result_from_response(wire.loads(raw, wire.MAX_TOOL_RESPONSE_BYTES))
+        except wire.WireError as exc:
+            return ToolResult(502, "", error=f"tool answer unusable: {exc}")
 
 
 def dispatch(call: ToolCall, registry: Registry, transport: Transport, deadline: Deadline) -> ToolResult:

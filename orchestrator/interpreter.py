@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from .budget import Deadline
 from .llm import LLM, LLMError
 from .registry import Registry, Tool
-from .replies import UNAVAILABLE_REPLY
+from .replies import MAX_TOOL_SENTENCE_CHARS, NOT_FOUND_REPLY, UNAVAILABLE_REPLY, clean_text, looks_internal
 from .turn import ToolResult
 
 # Words that carry no topic. Everything else in a question must be something a tool covers.
@@ -104,11 +104,27 @@ def covers(text: str, registry: Registry) -> bool:
     return False
 
 
-def answer_text(tool: Tool, result: ToolResult) -> str:
-    """The output parser: the tool's sentence, or an apology when the tool could not answer."""
-    if result.status_code in (200, 400, 404) and result.body:
-        return result.body
+def answer_text(tool: Tool, result: ToolResult, arguments: Mapping[str, str] | None = None) -> str:
+    """The output parser: what the customer reads, always in words this agent chose.
+
+    A found item is the tool's sentence, cleaned (printable, one line, length-capped); a 404 is
+    our own "couldn't find" for the id we validated; anything else (a 4xx or 5xx whose text may
+    be a stack trace, or a 200 that reads like one) is our apology.
+    """
+    if result.status_code == 200 and result.body and not looks_internal(result.body):
+        sentence = clean_text(result.body, MAX_TOOL_SENTENCE_CHARS)
+        if sentence:
+            return sentence
+    if result.status_code == 404 and arguments:
+        return NOT_FOUND_REPLY.format(noun=tool.noun, key=next(iter(arguments.values())))
     return UNAVAILABLE_REPLY.format(noun=tool.noun)
+
+
+def answer_usable(result: ToolResult) -> bool:
+    """Whether ``answer_text`` gives the tool's own answer (found, or not found)."""
+    if result.status_code == 404:
+        return True
+    return result.status_code == 200 and bool(clean_text(result.body)) and not looks_internal(result.body)
 
 
 def relevance_prompt(question: str, answer: str) -> str:

@@ -15,9 +15,9 @@ _DIGIT_WORDS = {
     "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
-_DIGIT = r"(?:\d|zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_DIGIT = r"(?:[0-9]|zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _SPOKEN_RUN = re.compile(rf"\b{_DIGIT}(?:[\s,.-]+{_DIGIT})+\b", re.IGNORECASE)
-_SPOKEN_RTN = re.compile(r"\br[\s.]*t[\s.]*n\b\.?\s*(?=\d)", re.IGNORECASE)
+_SPOKEN_RTN = re.compile(r"\br[\s.]*t[\s.]*n\b\.?\s*(?=[0-9])", re.IGNORECASE)
 
 
 def normalise_spoken(text: str) -> str:
@@ -29,7 +29,7 @@ def normalise_spoken(text: str) -> str:
     def join(match: re.Match[str]) -> str:
         tokens = re.split(r"[\s,.-]+", match.group(0).lower())
         digits = [_DIGIT_WORDS.get(t, t) for t in tokens if t]
-        if len(digits) < 3 or not all(d.isdigit() for d in digits):
+        if len(digits) < 3 or not all(d.isascii() and d.isdigit() for d in digits):
             return match.group(0)
         return "".join(digits)
 

@@ -45,12 +45,13 @@ class IdParameter:
 
     @property
     def compiled(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, self.flags)
+        # ASCII: a spec's \d must not accept Arabic-Indic or fullwidth digits as an id.
+        return re.compile(self.pattern, self.flags | re.ASCII)
 
     @property
     def finder(self) -> re.Pattern[str]:
         """Matches ids that stand alone in text: 1234567 holds no six-digit order id."""
-        return _standalone(self.pattern, self.flags)
+        return _standalone(self.pattern, self.flags | re.ASCII)
 
     def find_all(self, text: str) -> list[str]:
         """Every valid id in ``text``, normalised, in order, without repeats."""
@@ -162,7 +163,7 @@ ORDER_ID = IdParameter(
     name="order_id",
     wire_name="orderId",
     description="The customer's order number: six digits, for example 123456.",
-    pattern=r"\d{6}",
+    pattern=r"[0-9]{6}",
     ask_for="your six-digit order number (for example 123456)",
 )
 
@@ -170,7 +171,7 @@ RETURN_ID = IdParameter(
     name="return_id",
     wire_name="returnId",
     description="The return id: 'rtn' followed by three digits, for example rtn001.",
-    pattern=r"rtn\d{3}",
+    pattern=r"rtn[0-9]{3}",
     flags=re.IGNORECASE,
     normalise=_lower,
     ask_for="your return id ('rtn' and three digits, for example rtn001)",

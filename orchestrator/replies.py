@@ -19,6 +19,49 @@ TIMEOUT_REPLY = (
     "Sorry, this is taking longer than expected. Please try again in a moment."
 )
 UNAVAILABLE_REPLY = "Sorry, I can't reach our {noun}s system right now. Please try again in a few minutes."
+MODEL_UNAVAILABLE_REPLY = "Sorry, our assistant isn't available right now. Please try again in a few minutes."
+INTERNAL_ERROR_REPLY = "Sorry, something went wrong on our side. Please try again in a moment."
+NOT_FOUND_REPLY = "I couldn't find {noun} {key}. Please check the {noun} number and try again."
+
+# What a customer message may hold: Lex V2 accepts 1 to 1,000 characters per message; the tool's
+# sentence is kept well under that so a channel can add to it.
+MAX_REPLY_CHARS = 1000
+MAX_TOOL_SENTENCE_CHARS = 600
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
+# Text that belongs in a log, not in front of a customer.
+_INTERNALS = re.compile(
+    r"Traceback|File \"|arn:aws|Exception\b|botocore|boto3|\bat 0x[0-9a-f]+|[A-Za-z]+Error:|stack ?trace",
+    re.IGNORECASE,
+)
+
+
+def looks_internal(text: str) -> bool:
+    """True when ``text`` carries a stack trace, an ARN or an exception name."""
+    return bool(_INTERNALS.search(text or ""))
+
+
+def utf16_length(text: str) -> int:
+    """Length as Lex counts it: UTF-16 code units (an emoji is two)."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def clean_text(text: str, limit: int = MAX_REPLY_CHARS) -> str:
+    """One line of printable text of at most ``limit`` UTF-16 units, cut at a word when it must be."""
+    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    if utf16_length(text) <= limit:
+        return text
+    cut, units = [], 0
+    for char in text:
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit - 1:  # room for the ellipsis
+            break
+        cut.append(char)
+    kept = "".join(cut)
+    space = kept.rfind(" ")
+    if space > limit // 2:
+        kept = kept[:space]
+    return kept.rstrip(" ,;:") + "\u2026"
+
 
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hiya|howdy|greetings|good\s+(morning|afternoon|evening|day)|thanks|thank\s+you|"

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from .registry import IdParameter, Tool
 
 # A token with at least one digit: "10015", "CUST-0042", "a1b2c3"; not "my" or "order".
-ANY_ID_PATTERN = r"(?=[A-Za-z_-]*\d)[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+ANY_ID_PATTERN = r"(?=[A-Za-z_-]*[0-9])[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 _ANCHORS = re.compile(r"^\^|\$$")
 
 
@@ -50,7 +50,7 @@ def _parameter(name: str, prop: Mapping[str, Any]) -> IdParameter:
     elif isinstance(prop.get("enum"), list) and prop["enum"]:
         pattern, flags = "|".join(re.escape(str(v)) for v in prop["enum"]), re.IGNORECASE
     elif prop.get("type") == "integer":
-        pattern = r"\d+"
+        pattern = r"[0-9]+"
     else:
         pattern = ANY_ID_PATTERN
     try:

@@ -66,7 +66,10 @@ class TurnRecord:
     tool: str | None = None
     arguments: dict[str, str] = field(default_factory=dict)
     status_code: int | None = None  # the last tool call's status code
-    reason: str = ""  # greeting, out_of_scope, not_relevant, missing_id, deadline, ...
+    # found, not_found, greeting, out_of_scope, not_relevant, missing_id, empty_input; failures:
+    # deadline, model_timeout, model_error, planner_error, tool_timeout, tool_unavailable, internal_error
+    reason: str = ""
+    error: str | None = None  # a failure's detail ("endpoint error ThrottlingException"): no customer text
     planner: str = ""
     rounds: int = 0
     model_calls: int = 0

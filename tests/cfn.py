@@ -20,8 +20,8 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
+    if suffix in ("Ref", "Condition"):  # the two short forms whose long form has no "Fn::"
+        return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{suffix}": value}
@@ -39,19 +39,31 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
+def branches(value: Any) -> list[Any]:
+    """What a value can deploy as: both sides of an Fn::If (nested ones too), AWS::NoValue dropped."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        _, yes, no = value["Fn::If"]
+        return branches(yes) + branches(no)
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
 def iam_statements(template: dict[str, Any]):
-    """(resource name, statement) for every IAM statement the template grants."""
+    """(resource name, statement) for every IAM statement the template can grant, conditional ones included."""
     for name, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
-            for policy in props.get("Policies", []):
+            policies = props.get("Policies", [])
+            for policy in policies:
                 assert isinstance(policy, dict) and "Statement" in policy, f"{name}: only inline statements allowed"
-                for statement in policy["Statement"]:
-                    yield name, statement
+            statements = [s for policy in policies for s in policy["Statement"]]
         elif resource["Type"] == "AWS::IAM::Role":
-            for policy in props.get("Policies", []):
-                for statement in policy["PolicyDocument"]["Statement"]:
-                    yield name, statement
+            statements = [s for policy in props.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
         elif resource["Type"] == "AWS::Lex::ResourcePolicy":
-            for statement in props["Policy"]["Statement"]:
-                yield name, statement
+            statements = props["Policy"]["Statement"]
+        else:
+            continue
+        for statement in statements:
+            for branch in branches(statement):
+                yield name, branch

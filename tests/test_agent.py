@@ -194,3 +194,89 @@ def test_hooks_see_every_turn_record():
 def test_in_process_end_to_end_with_a_scripted_model():
     agent, _ = fewshot_agent(["order_inquiry", "yes"], InProcessTransport())
     assert "Herbal Handsoap" in agent.run_turn("Could you tell me if order 123456 has shipped?").answer
+
+
+# ---- honest failures (issue 8) ---------------------------------------------------------------
+from orchestrator.llm import LLMError  # noqa: E402
+from orchestrator.replies import INTERNAL_ERROR_REPLY, MODEL_UNAVAILABLE_REPLY  # noqa: E402
+
+
+@pytest.mark.parametrize("failure", [LLMError("endpoint error ModelError"), LLMError("endpoint error ThrottlingException"),
+                                     LLMError("endpoint response unusable: response nested too deeply"),
+                                     LLMError("endpoint returned empty text")])
+def test_a_model_that_stays_down_is_told_honestly_not_as_out_of_scope(failure):
+    agent, llm = fewshot_agent([failure, failure], ScriptedTransport())
+    record = agent.run_turn("Could you tell me if order 123456 has shipped?")
+    assert record.answer == MODEL_UNAVAILABLE_REPLY and "only help" not in record.answer
+    assert not record.fulfilled and record.reason == "model_error" and record.error == f"model_error: {failure}"
+    assert record.model_calls == 2 and record.tool_calls == 0
+
+
+def test_a_slow_failure_is_not_retried_when_a_whole_attempt_no_longer_fits():
+    import time as _time
+
+    class SlowFailingLLM:
+        name = "slow"
+        calls = 0
+
+        def generate(self, prompt, **kw):
+            SlowFailingLLM.calls += 1
+            _time.sleep(0.3)
+            raise LLMError("endpoint error ServiceUnavailable")
+
+    planner = FewShotPlanner(SlowFailingLLM())
+    record = Agent(REGISTRY, planner, ScriptedTransport()).run_turn("order 123456", deadline=Deadline(0.5))
+    assert SlowFailingLLM.calls == 1 and record.reason == "model_error" and not record.fulfilled
+
+
+def test_a_tool_error_text_never_reaches_the_customer():
+    trace = 'Traceback (most recent call last): File "x.py" arn:aws:dynamodb:us-east-1:1:table/Orders'
+    for result in (ToolResult(400, trace), ToolResult(200, trace), ToolResult(500, trace), ToolResult(200, "  ")):
+        agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry"), Plan("order_inquiry")),
+                      ScriptedTransport(result, result))
+        record = agent.run_turn("order 123456")
+        assert "Traceback" not in record.answer and "arn:" not in record.answer
+        assert "orders system" in record.answer and not record.fulfilled and record.reason == "tool_unavailable"
+
+
+def test_a_not_found_is_said_in_our_words_about_the_id_we_validated():
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry")),
+                  ScriptedTransport(ToolResult(404, "<script>alert(1)</script> no such thing")))
+    record = agent.run_turn("What is the status of order 383833?")
+    assert record.answer == "I couldn't find order 383833. Please check the order number and try again."
+    assert record.fulfilled and record.reason == "not_found"
+
+
+def test_a_huge_found_answer_is_cleaned_and_capped():
+    body = "Order 123456 shipped.\x00\x1b[31m " + "very " * 100_000
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry")), ScriptedTransport(ToolResult(200, body)))
+    record = agent.run_turn("order 123456")
+    assert record.answer.startswith("Order 123456 shipped.") and len(record.answer) <= 600
+    assert "\x00" not in record.answer and "\x1b" not in record.answer and record.fulfilled
+
+
+def test_anything_unexpected_is_caught_at_the_turn_with_a_record_that_says_so():
+    class Exploding:
+        name = "exploding"
+
+        def plan(self, text, registry, deadline):
+            raise RecursionError("maximum recursion depth exceeded")
+
+    seen = []
+    record = Agent(REGISTRY, Exploding(), ScriptedTransport(), hooks=[seen.append]).run_turn("order 123456")
+    assert record.answer == INTERNAL_ERROR_REPLY and not record.fulfilled
+    assert (record.reason, record.error) == ("internal_error", "RecursionError") and seen == [record]
+
+
+def test_a_megabyte_of_text_is_cut_to_lex_input_limit_before_planning():
+    seen = []
+
+    class Recording:
+        name = "recording"
+
+        def plan(self, text, registry, deadline):
+            seen.append(text)
+            return Plan(None, reason="out_of_scope")
+
+    Agent(REGISTRY, Recording(), ScriptedTransport()).run_turn("order 123456 " + "x" * 1_000_000)
+    assert len(seen[0]) <= 1024 and seen[0].startswith("order 123456")

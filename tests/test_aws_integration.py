@@ -25,7 +25,8 @@ def resolve(value):
     """The deployed value of a template expression, as CloudFormation would give it here."""
     if isinstance(value, dict) and "Ref" in value:
         return {**TABLES, **FUNCTIONS, "AgentPlanner": "fewshot", "MaxSteps": "2", "LogLevel": "INFO",
-                "SageMakerPayloadFormat": "jumpstart", "EndpointName": "lex-agent-flan-ul2"}[value["Ref"]]
+                "SageMakerPayloadFormat": "jumpstart", "EndpointName": "lex-agent-flan-ul2",
+                "MetricsNamespace": "LexLlmAgent"}[value["Ref"]]
     if isinstance(value, dict) and "Fn::If" in value:
         return resolve(value["Fn::If"][2])  # CreateEndpoint=false: the parameter's endpoint name
     return value

@@ -8,10 +8,10 @@ from orchestrator import lex
 from orchestrator.samples import load_event, text_event
 
 
-def _message(response):
-    assert response["sessionState"]["dialogAction"] == {"type": "Close"}
+def _message(response, action="Close", content_type="PlainText"):
+    assert response["sessionState"]["dialogAction"] == {"type": action}
     [message] = response["messages"]
-    assert message["contentType"] == "PlainText"
+    assert message["contentType"] == content_type
     return message["content"]
 
 
@@ -31,21 +31,22 @@ def test_text_fallback_is_fulfilled_with_the_order(local_handler):
     assert intent["confirmationState"] == "None" and intent["slots"] == {}
 
 
-def test_speech_input_with_spoken_digits(local_handler):
+def test_speech_input_with_spoken_digits_is_answered_for_the_ear(local_handler):
     response = local_handler.lambda_handler(load_event("fallback_speech"), Context(25_000))
-    assert "Order 123456" in _message(response)
+    ssml = _message(response, content_type="SSML")
+    assert ssml.startswith("<speak>Order <say-as interpret-as=\"digits\">123456</say-as>")
+    assert "1Z30824628194821" not in ssml and "tracking number is in your shipping confirmation" in ssml
 
 
 def test_empty_transcript_asks_again_without_raising(local_handler):
     response = local_handler.lambda_handler(load_event("fallback_empty_transcript"), None)
-    assert "didn't catch that" in _message(response)
+    assert "didn't catch that" in _message(response, "ElicitIntent")
 
 
 @pytest.mark.parametrize("event", [{}, None, [], {"inputTranscript": 42, "sessionState": "x"}])
 def test_malformed_events_never_raise(local_handler, event):
     response = local_handler.lambda_handler(event, None)
-    assert response["sessionState"]["intent"]["name"] == "FallbackIntent"
-    assert _message(response)
+    assert "didn't catch that" in _message(response, "ElicitIntent")  # no text: asked again, listening
 
 
 def test_unknown_fields_are_ignored_and_forged_hints_dropped(local_handler):
@@ -58,7 +59,8 @@ def test_unknown_fields_are_ignored_and_forged_hints_dropped(local_handler):
 
 def test_clarify_round_trip_through_session_attributes(local_handler):
     first = local_handler.lambda_handler(text_event("Where is my order?"), None)
-    assert "order number" in _message(first)
+    assert "order number" in _message(first, "ElicitIntent")  # a question keeps Lex listening
+    assert "intent" not in first["sessionState"]
     attrs = first["sessionState"]["sessionAttributes"]
     assert attrs["pendingTool"] == "order_inquiry"
     second = local_handler.lambda_handler(load_event("fallback_after_clarify"), None)
@@ -125,3 +127,79 @@ def test_deadline_follows_the_lambda_clock():
     assert 2.5 < Deadline.for_lambda(Context(5_000)).remaining() <= 3.0
     assert 27.5 < Deadline.for_lambda(Context(900_000)).remaining() <= 28.0  # Lex waits 30 s at most
     assert 27.5 < Deadline.for_lambda(None).remaining() <= 28.0
+
+
+# ---- the channel contract under hostile events (issue 8) --------------------------------------
+def test_client_attributes_are_echoed_only_within_the_documented_cap(local_handler):
+    attributes = {"channel": "web", "huge": "x" * 1_000_000, "n": 5, "pendingTool": "drop_tables"}
+    attributes.update({f"k{i}": "v" for i in range(500)})
+    event = text_event("Could you tell me if order 123456 has shipped?")
+    event["sessionState"]["sessionAttributes"] = attributes
+    response = local_handler.lambda_handler(event, None)
+    echoed = response["sessionState"]["sessionAttributes"]
+    assert echoed["channel"] == "web" and "huge" not in echoed and "n" not in echoed
+    assert "pendingTool" not in echoed  # a forged hint for an unregistered tool is dropped
+    assert len(echoed) <= lex.MAX_ATTRIBUTES
+    assert sum(len(k) + len(v) for k, v in echoed.items()) <= lex.MAX_ATTRIBUTES_TOTAL
+
+
+def test_malformed_intent_fields_are_never_copied_back(local_handler):
+    event = text_event("Could you tell me if order 123456 has shipped?")
+    event["sessionState"]["intent"].update({"confirmationState": None, "slots": "x", "state": "Bogus", "name": 42})
+    intent = local_handler.lambda_handler(event, None)["sessionState"]["intent"]
+    assert intent == {"name": "FallbackIntent", "state": "Fulfilled", "confirmationState": "None"}
+
+
+def test_a_bogus_state_on_another_intents_dialog_hook_is_delegated_as_in_progress(local_handler):
+    event = load_event("greeting_dialog_hook")
+    event["sessionState"]["intent"]["state"] = "Bogus"
+    intent = local_handler.lambda_handler(event, None)["sessionState"]["intent"]
+    assert intent["name"] == "Greeting" and intent["state"] == "InProgress"
+
+
+def test_one_metric_line_per_turn_with_a_correlation_id_and_no_customer_text(local_handler, caplog, capsys, monkeypatch):
+    monkeypatch.setenv("EMIT_METRICS", "true")
+    event = text_event("Could you tell me if order 123456 has shipped? My name is Jane Roe")
+    event["sessionId"] = "session-42"
+    with caplog.at_level(logging.INFO, logger="orchestrator"):
+        local_handler.lambda_handler(event, None)
+    [line] = capsys.readouterr().out.splitlines()
+    emf = json.loads(line)
+    [directive] = emf["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "LexLlmAgent" and directive["Dimensions"] == [[], ["Action"]]
+    assert {m["Name"] for m in directive["Metrics"]} == {"Latency", "ModelCalls", "ToolCalls", "Failed"}
+    assert (emf["Action"], emf["ToolCalls"], emf["Failed"], emf["reason"]) == ("tool_call", 1, 0, "found")
+    [logged] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "orchestrator"]
+    assert logged["correlationId"] == emf["correlationId"] != "session-42"
+    assert len(emf["correlationId"]) == 16 and "Jane" not in line and "123456" not in line
+
+
+def test_metrics_stay_off_the_terminal_outside_lambda(local_handler, capsys, monkeypatch):
+    monkeypatch.delenv("EMIT_METRICS", raising=False)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    local_handler.lambda_handler(text_event("hello"), None)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orchestrator")
+    local_handler.lambda_handler(text_event("hello"), None)
+    assert '"_aws"' in capsys.readouterr().out
+
+
+def test_an_agent_that_cannot_be_built_still_answers_and_logs_a_record(local_handler, caplog, monkeypatch):
+    local_handler.set_agent(None)
+    monkeypatch.setenv("AGENT_PLANNER", "fewshot")  # without an LLM: a settings error at build time
+    with caplog.at_level(logging.INFO, logger="orchestrator"):
+        response = local_handler.lambda_handler(load_event("fallback_text"), None)
+    assert response["sessionState"]["intent"]["state"] == "Failed" and "try again" in _message(response)
+    turn = [json.loads(r.getMessage()) for r in caplog.records if '"turn"' in r.getMessage()]
+    assert turn and turn[0]["reason"] == "internal_error" and turn[0]["error"] == "SettingsError"
+
+
+def test_botocore_never_logs_payloads_whatever_the_log_level():
+    import importlib
+
+    import orchestrator.handler as handler_module
+
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
+    importlib.reload(handler_module)
+    for name in ("botocore", "boto3", "urllib3"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING

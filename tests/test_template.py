@@ -1,15 +1,18 @@
 """Structural checks of template.yaml: what a reviewer would verify by reading it."""
+import itertools
 import re
 
 import pytest
 
+from orchestrator.llm.sagemaker import PAYLOAD_FORMATS
 from orchestrator.registry import DEFAULT_REGISTRY
 from orchestrator.settings import Settings
-from tests.cfn import iam_statements, load_template, resources
+from tests.cfn import branches, iam_statements, load_template, resources
 from tools.store import TABLE_KEYS
 
 T = load_template()
 R = T["Resources"]
+P = T["Parameters"]
 ORCHESTRATOR_ARN = {"Fn::GetAtt": ["OrchestratorFunction", "Arn"]}
 
 
@@ -23,8 +26,23 @@ def test_fallback_intent_hook_is_enabled_next_to_an_ordinary_intent():
     intents = {i["Name"]: i for i in locale["Intents"]}
     fallback = intents.pop("FallbackIntent")
     assert fallback["ParentIntentSignature"] == "AMAZON.FallbackIntent"
-    assert fallback["FulfillmentCodeHook"] == {"Enabled": True}
+    hook = fallback["FulfillmentCodeHook"]
+    assert set(hook) == {"Enabled", "FulfillmentUpdatesSpecification"} and hook["Enabled"] is True
     assert intents and all(i["SampleUtterances"] for i in intents.values())
+
+
+def test_a_slow_voice_turn_hears_a_holding_message_not_silence():
+    [locale] = R["SupportBot"]["Properties"]["BotLocales"]
+    [fallback] = [i for i in locale["Intents"] if i["Name"] == "FallbackIntent"]
+    updates = fallback["FulfillmentCodeHook"]["FulfillmentUpdatesSpecification"]
+    # Lex requires StartResponse, UpdateResponse and TimeoutInSeconds once Active is true.
+    assert updates["Active"] is True and {"StartResponse", "UpdateResponse", "TimeoutInSeconds"} <= set(updates)
+    start = updates["StartResponse"]
+    assert 1 <= start["DelayInSeconds"] <= 3 and start["AllowInterrupt"] is True
+    assert [g["Message"]["PlainTextMessage"]["Value"] for g in start["MessageGroups"]] == [
+        "One moment while I look that up."]
+    assert updates["UpdateResponse"]["FrequencyInSeconds"] >= 5 and updates["UpdateResponse"]["MessageGroups"]
+    assert updates["TimeoutInSeconds"] == 30 > R["OrchestratorFunction"]["Properties"]["Timeout"]
 
 
 def _code_hook(settings):
@@ -97,12 +115,100 @@ def test_the_orchestrator_gets_the_endpoint_the_template_creates_or_the_paramete
     assert invoke["Resource"]["Fn::Sub"].endswith(":endpoint/${EndpointName}")
     for logical in ("FlanModel", "FlanEndpointConfig", "FlanEndpoint", "EndpointExecutionRole"):
         assert R[logical]["Condition"] == "ShouldCreateEndpoint"
-    assert R["FlanModel"]["Properties"]["PrimaryContainer"]["Environment"]["TS_DEFAULT_WORKERS_PER_MODEL"] == "1"
+
+
+def test_the_model_container_matches_the_payload_format():
+    assert P["SageMakerPayloadFormat"]["AllowedValues"] == list(PAYLOAD_FORMATS) == ["jumpstart", "tgi"]
+    assert T["Conditions"]["IsTgi"] == {"Fn::Equals": [{"Ref": "SageMakerPayloadFormat"}, "tgi"]}
+    container = R["FlanModel"]["Properties"]["PrimaryContainer"]
+    condition, tgi, jumpstart = container["Environment"]["Fn::If"]
+    assert condition == "IsTgi"
+    # JumpStart 1.x: TorchServe with its inference.py; one worker holds the 20B model.
+    assert jumpstart["SAGEMAKER_PROGRAM"] == "inference.py" and jumpstart["TS_DEFAULT_WORKERS_PER_MODEL"] == "1"
+    assert not {"HF_MODEL_ID", "SM_NUM_GPUS"} & set(jumpstart)
+    # JumpStart 2.x: Hugging Face TGI, weights from /opt/ml/model, sharded over the instance's GPUs.
+    assert tgi["HF_MODEL_ID"] == "/opt/ml/model" and tgi["SM_NUM_GPUS"] == {"Ref": "EndpointNumGpus"}
+    assert int(tgi["MAX_INPUT_LENGTH"]) < int(tgi["MAX_TOTAL_TOKENS"]) <= 2048  # Flan-UL2's receptive field
+    assert "TS_DEFAULT_WORKERS_PER_MODEL" not in tgi
+    assert P["EndpointNumGpus"]["Default"] == 4 and P["EndpointInstanceType"]["Default"] == "ml.g5.12xlarge"
+    # 1.x data is a model.tar.gz, 2.x an uncompressed S3 prefix, which SageMaker must be allowed to list.
+    assert container["ModelDataUrl"] == {"Fn::If": ["IsTgi", {"Ref": "AWS::NoValue"}, {"Ref": "ModelDataUri"}]}
+    [source] = branches(container["ModelDataSource"])
+    assert container["ModelDataSource"]["Fn::If"][0] == "IsTgi"
+    assert source == {"S3DataSource": {"S3Uri": {"Ref": "ModelDataUri"}, "S3DataType": "S3Prefix",
+                                       "CompressionType": "None"}}
+    statements = R["EndpointExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [listing] = [s for s in statements if "Fn::If" in s]
+    assert listing["Fn::If"][0] == "IsTgi" and listing["Fn::If"][1]["Action"] == "s3:ListBucket"
+
+
+def test_the_endpoint_scales_on_invocations_per_instance():
+    target, policy = R["FlanEndpointScalableTarget"], R["FlanEndpointScalingPolicy"]
+    assert target["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
+    assert target["Condition"] == policy["Condition"] == "ShouldScaleEndpoint"
+    assert T["Conditions"]["ShouldScaleEndpoint"] == {"Fn::And": [
+        {"Condition": "ShouldCreateEndpoint"},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointMinInstances"}, {"Ref": "EndpointMaxInstances"}]}]}]}
+    props = target["Properties"]
+    [variant] = R["FlanEndpointConfig"]["Properties"]["ProductionVariants"]
+    # The GetAtt in the id both names the endpoint and makes the target wait for it.
+    assert props["ResourceId"] == {"Fn::Sub": f"endpoint/${{FlanEndpoint.EndpointName}}/variant/{variant['VariantName']}"}
+    assert props["ServiceNamespace"] == "sagemaker"
+    assert props["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert props["MinCapacity"] == {"Ref": "EndpointMinInstances"} and props["MaxCapacity"] == {"Ref": "EndpointMaxInstances"}
+    assert variant["InitialInstanceCount"] == {"Ref": "EndpointInstanceCount"}
+    assert (P["EndpointMinInstances"]["Default"], P["EndpointInstanceCount"]["Default"],
+            P["EndpointMaxInstances"]["Default"]) == (1, 1, 2)
+
+    policy = policy["Properties"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert policy["ScalingTargetId"] == {"Ref": "FlanEndpointScalableTarget"}
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    assert tracking["TargetValue"] == {"Ref": "TargetInvocationsPerInstance"}
+    assert P["TargetInvocationsPerInstance"]["Default"] == 30
+    assert 0 < tracking["ScaleOutCooldown"] <= tracking["ScaleInCooldown"]
+
+
+def _holds(expression, values):
+    """A Rules assertion evaluated for the given parameter values (the functions this template uses)."""
+    (function, args), = expression.items()
+    if function == "Ref":
+        return values[args]
+    if function == "Fn::Or":
+        return any(_holds(a, values) for a in args)
+    if function == "Fn::Not":
+        return not _holds(args[0], values)
+    if function == "Fn::Equals":
+        return _value(args[0], values) == _value(args[1], values)
+    if function == "Fn::Contains":
+        return _value(args[1], values) in args[0]
+    raise AssertionError(f"unexpected rule function {function}")
+
+
+def _value(value, values):
+    return _holds(value, values) if isinstance(value, dict) else value
+
+
+def test_rules_keep_min_at_most_initial_at_most_max():
+    rule = T["Rules"]["EndpointMinAtMostInitialAtMostMax"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "CreateEndpoint"}, "true"]}
+
+    def allowed(name):
+        return range(P[name]["MinValue"], P[name]["MaxValue"] + 1)
+
+    for low, initial, high in itertools.product(*map(allowed, ("EndpointMinInstances", "EndpointInstanceCount",
+                                                                "EndpointMaxInstances"))):
+        values = {"EndpointMinInstances": str(low), "EndpointInstanceCount": str(initial),
+                  "EndpointMaxInstances": str(high)}
+        accepted = all(_holds(a["Assert"], values) for a in rule["Assertions"])
+        assert accepted == (low <= initial <= high), values
 
 
 def test_orchestrator_settings_are_ones_the_code_reads():
     variables = env("OrchestratorFunction")
-    known = set(Settings._ENV.values()) | {t.function_name_env for t in DEFAULT_REGISTRY} | {"LOG_LEVEL"}
+    known = (set(Settings._ENV.values()) | {t.function_name_env for t in DEFAULT_REGISTRY}
+             | {"LOG_LEVEL", "METRICS_NAMESPACE"})  # read by the handler and orchestrator.metrics
     assert set(variables) <= known
     assert variables["LLM_BACKEND"] == "sagemaker" and variables["TOOL_TRANSPORT"] == "lambda"
     for tool in DEFAULT_REGISTRY:
@@ -115,6 +221,41 @@ def test_orchestrator_answers_before_lex_gives_up():
     props = R["OrchestratorFunction"]["Properties"]
     assert props["Timeout"] < 30
     assert T["Globals"]["Function"]["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_no_log_level_lets_botocore_log_payloads():
+    # Lambda sets the root logger to ApplicationLogLevel; at DEBUG botocore logs whole request bodies.
+    assert "DEBUG" not in P["LogLevel"]["AllowedValues"] and P["LogLevel"]["Default"] == "INFO"
+    logging_config = T["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["ApplicationLogLevel"] == {"Ref": "LogLevel"} and logging_config["SystemLogLevel"] != "DEBUG"
+    assert env("OrchestratorFunction")["LOG_LEVEL"] == {"Ref": "LogLevel"}
+    for name, function in resources(T, "AWS::Serverless::Function").items():
+        assert "LoggingConfig" not in function["Properties"], f"{name} overrides the global log level"
+    assert "WARNING" in P["LogLevel"]["Description"]
+
+
+def test_failed_turns_alarm_watches_the_metric_the_orchestrator_emits():
+    assert env("OrchestratorFunction")["METRICS_NAMESPACE"] == {"Ref": "MetricsNamespace"}
+    assert P["MetricsNamespace"]["Default"] == "LexLlmAgent"
+    alarm = R["FailedTurnsAlarm"]
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in alarm
+    props = alarm["Properties"]
+    assert props["Namespace"] == {"Ref": "MetricsNamespace"} and props["MetricName"] == "Failed"
+    assert "Dimensions" not in props  # the dimensionless series: every failed turn, whatever the action
+    assert (props["Statistic"], props["Period"], props["EvaluationPeriods"]) == ("Sum", 300, 1)
+    assert props["Threshold"] == {"Ref": "FailedTurnsAlarmThreshold"} and P["FailedTurnsAlarmThreshold"]["Default"] == 5
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert T["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert P["AlarmTopicArn"]["Default"] == ""
+    assert T["Outputs"]["FailedTurnsAlarmName"]["Value"] == {"Ref": "FailedTurnsAlarm"}
+
+
+def test_the_alarmed_metric_is_one_the_code_declares():
+    metrics = pytest.importorskip("orchestrator.metrics")
+    assert metrics.DEFAULT_NAMESPACE == P["MetricsNamespace"]["Default"]
+    assert ("Failed", "Count") in metrics.METRICS
 
 
 def test_handlers_exist_in_the_code():
@@ -149,4 +290,14 @@ def test_the_reward_function_is_optional_and_has_no_grants():
 
 
 def test_outputs_give_what_a_user_and_lex_web_ui_need():
-    assert {"BotId", "BotAliasId", "BotAliasArn", "LocaleId", "EndpointName", "LexWebUiParameters"} <= set(T["Outputs"])
+    assert {"BotId", "BotAliasId", "BotAliasArn", "LocaleId", "EndpointName", "LexWebUiParameters",
+            "FailedTurnsAlarmName"} <= set(T["Outputs"])
+
+
+def test_lex_web_ui_parameters_use_the_names_its_stack_takes():
+    # aws-samples/aws-lex-web-ui templates/master.yaml: LexV2BotId, LexV2BotAliasId, LexV2BotLocaleId.
+    pairs = dict(pair.split("=", 1) for pair in T["Outputs"]["LexWebUiParameters"]["Value"]["Fn::Sub"].split())
+    assert pairs == {"LexV2BotId": "${SupportBot}", "LexV2BotAliasId": "${SupportBotLiveAlias.BotAliasId}",
+                     "LexV2BotLocaleId": T["Outputs"]["LocaleId"]["Value"]}
+    [locale] = R["SupportBot"]["Properties"]["BotLocales"]
+    assert pairs["LexV2BotLocaleId"] == locale["LocaleId"]

@@ -33,7 +33,7 @@ ORDERS = LookupTool(
     table="orders",
     id_field="orderId",
     noun="order",
-    pattern=re.compile(r"\d{6}"),
+    pattern=re.compile(r"[0-9]{6}"),
     id_hint="an order number is six digits, like 123456",
     describe=describe_order,
 )

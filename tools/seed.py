@@ -3,13 +3,16 @@
 Create and Update write every sample item that is not there yet (a conditional put), so a
 redeploy never overwrites what has changed since. Delete leaves the data alone (the tables go
 with the stack). The answer goes to CloudFormation's pre-signed ResponseURL, as the custom
-resource protocol requires; every path answers, so a stack never hangs waiting for it.
+resource protocol requires; every path answers, so a stack never hangs waiting for it: an
+exception answers FAILED, and so does a timer that fires DEADLINE_MARGIN_S before the function
+would time out. Exactly one answer is ever sent, whichever path gets there first.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import threading
 import urllib.request
 from typing import Any, Callable, Mapping
 
@@ -17,6 +20,9 @@ from .store import TABLE_KEYS, _to_dynamo, load_seed
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
+
+# Seconds before the Lambda timeout at which an unfinished run answers FAILED: enough for one PUT.
+DEADLINE_MARGIN_S = 2.0
 
 
 def seed_tables(table_names: Mapping[str, str], resource: Any = None) -> dict[str, int]:
@@ -44,7 +50,7 @@ def seed_tables(table_names: Mapping[str, str], resource: Any = None) -> dict[st
 
 
 def send(event: Mapping[str, Any], status: str, reason: str, data: Mapping[str, Any] | None = None,
-         opener: Callable[..., Any] = urllib.request.urlopen) -> None:
+         opener: Callable[..., Any] = urllib.request.urlopen, timeout: float = 10.0) -> None:
     body = json.dumps({
         "Status": status,
         "Reason": reason[:500],
@@ -56,19 +62,61 @@ def send(event: Mapping[str, Any], status: str, reason: str, data: Mapping[str, 
     }).encode()
     request = urllib.request.Request(event["ResponseURL"], data=body, method="PUT",
                                      headers={"Content-Type": "", "Content-Length": str(len(body))})
-    opener(request, timeout=10)
+    opener(request, timeout=timeout)
+
+
+class _Answer:
+    """Answers CloudFormation at most once: the first caller sends, later ones are dropped."""
+
+    def __init__(self, event: Mapping[str, Any], opener: Callable[..., Any]) -> None:
+        self._event, self._opener = event, opener
+        self._lock = threading.Lock()
+        self.status: str | None = None  # what was sent, once something was
+
+    def __call__(self, status: str, reason: str, data: Mapping[str, Any] | None = None,
+                 timeout: float = 10.0) -> bool:
+        with self._lock:  # held while sending, so a racing caller sees the answer as given
+            if self.status is not None:
+                logger.warning("not answering %s: CloudFormation already got %s", status, self.status)
+                return False
+            self.status = status
+            try:
+                send(self._event, status, reason, data, self._opener, timeout)
+            except Exception:  # noqa: BLE001 - a second answer cannot help; the log says why
+                logger.exception("could not answer CloudFormation %s", status)
+                return False
+            return True
+
+
+def _deadline_timer(context: Any, answer: _Answer) -> threading.Timer | None:
+    """A timer answering FAILED DEADLINE_MARGIN_S before the function times out (None without a context)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return None
+    delay = max(0.0, remaining_ms() / 1000 - DEADLINE_MARGIN_S)
+    timer = threading.Timer(delay, answer, args=("FAILED", "seeding did not finish before the function timed out"),
+                            kwargs={"timeout": DEADLINE_MARGIN_S / 2})
+    timer.name, timer.daemon = "seed-deadline", True
+    timer.start()
+    return timer
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any = None, *, resource: Any = None,
                    opener: Callable[..., Any] = urllib.request.urlopen) -> None:
+    answer = _Answer(event, opener)
+    timer = _deadline_timer(context, answer)
     try:
         if event.get("RequestType") in ("Create", "Update"):
             written = seed_tables({"orders": os.environ["ORDERS_TABLE"], "returns": os.environ["RETURNS_TABLE"]},
                                   resource)
             logger.info("seeded sample data: %s", written)
-            send(event, "SUCCESS", "seeded", {f"{t}Written": n for t, n in written.items()}, opener)
+            answer("SUCCESS", "seeded", {f"{t}Written": n for t, n in written.items()})
         else:
-            send(event, "SUCCESS", "nothing to do on delete", None, opener)
+            answer("SUCCESS", "nothing to do on delete")
     except Exception as exc:  # noqa: BLE001 - CloudFormation must always get an answer
         logger.exception("seeding failed")
-        send(event, "FAILED", f"seeding failed: {type(exc).__name__}: {exc}", None, opener)
+        answer("FAILED", f"seeding failed: {type(exc).__name__}: {exc}")
+    finally:
+        if timer is not None:  # answered (or about to be): no late FAILED, and no thread left behind
+            timer.cancel()
+            timer.join()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from .. import aws
+from .. import aws, wire
+from ..budget import DeadlineExceeded, TooManyAbandonedCalls, run_within
 from . import LLMError, LLMTimeout, server_stops, stop_at, with_system
 
 PAYLOAD_FORMATS = ("jumpstart", "tgi")
@@ -74,26 +75,41 @@ class SageMakerLLM:
             raise LLMTimeout("no time left for the model call")
         request = build_request(with_system(prompt, system), max_tokens=max_tokens, stop=stop,
                                 payload_format=self.payload_format)
-        try:
-            response = self._client_for(timeout_s).invoke_endpoint(
+        client = self._client_for(timeout_s)
+
+        def invoke() -> bytes:
+            response = client.invoke_endpoint(
                 EndpointName=self.endpoint_name,
                 ContentType="application/json",
                 Accept="application/json",
                 Body=json.dumps(request).encode("utf-8"),
             )
-            raw = response["Body"].read()
-        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            return wire.read_capped(response["Body"], wire.MAX_MODEL_RESPONSE_BYTES)
+
+        try:
+            # The read timeout bounds each socket read; run_within bounds the whole call.
+            raw = run_within(timeout_s, invoke, name="model call")
+        except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError) as exc:
             raise LLMTimeout(f"endpoint did not answer in {timeout_s:.1f}s") from exc
+        except TooManyAbandonedCalls as exc:
+            raise LLMError(f"endpoint not answering: {exc}") from exc
         except ClientError as exc:
             error = exc.response.get("Error", {})
             raise LLMError(f"endpoint error {error.get('Code', 'Unknown')}") from exc
         except BotoCoreError as exc:
             raise LLMError(f"endpoint call failed: {type(exc).__name__}") from exc
+        except wire.WireError as exc:
+            raise LLMError(f"endpoint response unusable: {exc}") from exc
+        except OSError as exc:
+            raise LLMError(f"endpoint call failed: {type(exc).__name__}") from exc
         try:
-            body = json.loads(raw)
-        except (TypeError, ValueError) as exc:
-            raise LLMError("endpoint response is not JSON") from exc
-        return stop_at(parse_response(body), stop).strip()
+            body = wire.loads(raw, wire.MAX_MODEL_RESPONSE_BYTES)
+        except wire.WireError as exc:
+            raise LLMError(f"endpoint response unusable: {exc}") from exc
+        text = stop_at(parse_response(body), stop).strip()
+        if not text:
+            raise LLMError("endpoint returned empty text")
+        return text
 
 
 def from_settings(settings: Any) -> SageMakerLLM:
