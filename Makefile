@@ -25,10 +25,11 @@ chat: $(VENV)/.local  ## talk to the agent in a terminal
 test: $(VENV)/.dev sam-check  ## the whole test suite: template lint and build, then pytest
 	$(PY) -m pytest
 
-bench: $(VENV)/.dev  ## import cost, per-turn latency and router-embedding figures
+bench: $(VENV)/.dev  ## import cost, per-turn latency, router-embedding figures and the fault table
 	$(PY) benchmarks/import_cost.py
 	$(PY) benchmarks/turn_latency.py
 	$(PY) benchmarks/router_embedders.py
+	$(PY) benchmarks/fault_table.py
 
 eval: $(VENV)/.local  ## score the embedded default on the committed evaluation sets (evals/)
 	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done

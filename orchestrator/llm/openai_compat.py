@@ -19,6 +19,7 @@ from ..budget import DeadlineExceeded, TooManyAbandonedCalls, run_within
 from . import LLMError, LLMTimeout, server_stops, stop_at
 
 _CHUNK = 16 * 1024
+CONNECT_TIMEOUT_S = 2.0
 
 
 class OpenAICompatibleLLM:
@@ -60,7 +61,8 @@ class OpenAICompatibleLLM:
             return remaining
 
         kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
-        connection = kind(self._parts.hostname, self._parts.port, timeout=left())
+        # A connection that never completes gives up early, as botocore's does, leaving time to retry.
+        connection = kind(self._parts.hostname, self._parts.port, timeout=min(CONNECT_TIMEOUT_S, left()))
         try:
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
             if self._api_key:

@@ -75,10 +75,8 @@ class SageMakerLLM:
             raise LLMTimeout("no time left for the model call")
         request = build_request(with_system(prompt, system), max_tokens=max_tokens, stop=stop,
                                 payload_format=self.payload_format)
-        client = self._client_for(timeout_s)
-
         def invoke() -> bytes:
-            response = client.invoke_endpoint(
+            response = self._client_for(timeout_s).invoke_endpoint(
                 EndpointName=self.endpoint_name,
                 ContentType="application/json",
                 Accept="application/json",
