@@ -63,7 +63,14 @@ endpoint-params: $(VENV)/.dev  ## print SAM parameter overrides for the JumpStar
 	$(PY) -m endpoint params
 
 # `sam build` runs these (BuildMethod: makefile): each function gets only its own package.
-build-OrchestratorFunction build-RewardFunction:
+# The orchestrator's package is its runtime only: no eval, CLI or sample-event code.
+LAMBDA_EXCLUDES := orchestrator/evaluate.py orchestrator/cli.py orchestrator/__main__.py \
+	orchestrator/reward_lambda.py orchestrator/samples.py orchestrator/toolspecs.py
+build-OrchestratorFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp --parents $(filter-out $(LAMBDA_EXCLUDES),$(shell find orchestrator -name '*.py')) "$(ARTIFACTS_DIR)"
+
+build-RewardFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $$(find orchestrator -name '*.py') "$(ARTIFACTS_DIR)"
 

@@ -1,63 +1,100 @@
-"""The agent loop: plan, parse, dispatch, interpret, at most ``max_steps`` rounds, within a deadline.
+"""The agent loop: ask the model for the next message, run every tool call in it, repeat.
 
-Every step returns a value, never an exception: a planner that says nonsense, an unknown tool, a
-missing id, a tool that times out or answers 404, each leads to a defined next step or reply,
-and every turn yields a ``TurnRecord``.
+One turn: the customer's words join the conversation; the model answers with text or ``toolUse``
+blocks; each call passes the guards (``guards.py``) and runs through the transport, or is refused;
+all results go back in order as one ``toolResult`` message; and the model is asked again, until it
+answers (``end_turn``), ``max_steps`` model calls were made, or the deadline comes. A tool whose
+sentence is the whole answer (``Tool.answers_directly``) ends the turn with that sentence, so a
+look-up costs one model call. Every step returns a value, never an exception; every turn yields a
+``TurnRecord`` whose ``messages`` are what the turn added to the conversation.
 
-A second round is spent only on something a retry can fix (a model call or a tool call that
-failed) and only when the time left allows a whole attempt like the one that failed. An answer
-that is off-topic or a clarifying question ends the turn. A model or tool that stays down is told
-honestly ("not available right now, try again") with the intent Failed; so is anything unexpected,
-caught here with a record whose reason names it.
+A model or tool call that fails is tried once more when the time left allows a whole attempt like
+the one that failed. A model or tool that stays down is told honestly ("not available right now,
+try again") with the intent Failed; so is anything unexpected, caught here with a record whose
+reason names it.
 """
 from __future__ import annotations
 
 import copy
+import re
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .budget import Deadline
 from .dispatcher import Transport, dispatch
+from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
 from .interpreter import Interpreter, answer_text, answer_usable
-from .parser import normalise_spoken, parse_call
-from .planners import Planner
-from .registry import Registry
-from .replies import (EMPTY_INPUT_REPLY, INTERNAL_ERROR_REPLY, MODEL_UNAVAILABLE_REPLY, OUT_OF_SCOPE_REPLY,
-                      TIMEOUT_REPLY, clarify_question, no_tool_reply)
-from .turn import Plan, StepTimer, TurnRecord
+from .messages import (STOP_TOOL_USE, Message, append_results, assistant_text, text_of, tool_result, tool_uses,
+                       user_text)
+from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
+from .parser import ToolCall
+from .registry import Registry, Tool
+from .replies import (INTERNAL_ERROR_REPLY, MAX_REPLY_CHARS, MODEL_UNAVAILABLE_REPLY, OUT_OF_SCOPE_REPLY,
+                      TIMEOUT_REPLY, UNAVAILABLE_REPLY, clean_text, looks_internal)
+from .turn import StepTimer, ToolResult, TurnRecord
 
 DEFAULT_MAX_STEPS = 2
-# Lex V2 takes at most 1,024 characters of text per turn (RecognizeText); nothing longer is planned.
+# Lex V2 takes at most 1,024 characters of text per turn (RecognizeText); nothing longer is read.
 MAX_INPUT_CHARS = 1024
 # A retry is worth starting only with at least this much time, and as much as the failed try took.
 MIN_ATTEMPT_S = 0.25
-# Planner reasons that are a model's failure, not its answer.
-MODEL_FAILURES = ("model_timeout", "model_error", "planner_error")
-# The session attribute that carries the tool a clarifying question is waiting on.
-PENDING_TOOL_ATTRIBUTE = "pendingTool"
+# A model's own words: what it wrote inside <reply>, never its <thinking>.
+_THINKING = re.compile(r"<thinking>.*?(</thinking>|$)", re.DOTALL | re.IGNORECASE)
+_REPLY = re.compile(r"<reply>(.*?)(</reply>|$)", re.DOTALL | re.IGNORECASE)
 
 Hook = Callable[[TurnRecord], None]
+
+
+def model_reply_text(message: Mapping[str, Any]) -> str:
+    """The customer-facing text of a model's message: its ``<reply>`` section when it has one,
+    never its ``<thinking>``, one line within Lex's limit; "" when nothing is left to show."""
+    text = text_of(message)
+    found = _REPLY.search(text)
+    text = found.group(1) if found else _THINKING.sub(" ", text)
+    text = clean_text(text, MAX_REPLY_CHARS)
+    return "" if looks_internal(text) else text
+
+
+def _time_for_another_try(deadline: Deadline, attempt_started: float) -> bool:
+    took = time.perf_counter() - attempt_started
+    return deadline.remaining() > max(MIN_ATTEMPT_S, took)
 
 
 class Agent:
     def __init__(
         self,
         registry: Registry,
-        planner: Planner,
+        model: Any,
         transport: Transport,
         *,
-        interpreter: Interpreter | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
+        guards: Sequence[Guard] = DEFAULT_GUARDS,
         hooks: Iterable[Hook] = (),
+        system: str = "",
+        tool_choice: Mapping[str, Any] | None = None,
+        inference: Inference = Inference(),
+        interpreter: Interpreter | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
+        if hasattr(model, "plan") and not hasattr(model, "converse"):  # a bare planner (tests, plug-ins)
+            from .models.embedded import PlannerModel
+
+            model = PlannerModel(model, registry, interpreter=interpreter)
         self.registry = registry
-        self.planner = planner
+        self.model: Model = model
         self.transport = transport
-        self.interpreter = interpreter or Interpreter()
         self.max_steps = max_steps
+        self.guards = tuple(guards)
         self.hooks = list(hooks)
+        self.system = system
+        self.tool_choice = tool_choice
+        self.inference = inference
+
+    @property
+    def planner(self) -> Any:
+        """The planner behind an embedded or text2text model (None for a native tool-calling one)."""
+        return getattr(self.model, "planner", None)
 
     def with_registry(self, registry: Registry, transport: Transport | None = None,
                       interpreter: Interpreter | None = None) -> "Agent":
@@ -65,132 +102,182 @@ class Agent:
         clone = copy.copy(self)
         clone.registry, clone.hooks = registry, list(self.hooks)
         clone.transport = transport or self.transport
-        clone.interpreter = interpreter or self.interpreter
+        if hasattr(self.model, "with_registry"):
+            clone.model = self.model.with_registry(registry)
         return clone
 
+    def tool_specs(self) -> list[dict[str, Any]]:
+        return [tool.spec() for tool in self.registry]
+
     def run_turn(
-        self, text: str | None, session: Mapping[str, Any] | None = None, deadline: Deadline | None = None
+        self, text: str | None, history: Sequence[Message] | None = None, deadline: Deadline | None = None,
+        identity: Mapping[str, Any] | None = None,
     ) -> TurnRecord:
-        """Answer one customer utterance. ``session`` holds untrusted hints from the client."""
+        """Answer one customer utterance after ``history`` (this conversation's earlier messages)."""
         started = time.perf_counter()
-        record = TurnRecord(planner=self.planner.name)
+        record = TurnRecord(planner=getattr(self.model, "name", ""))
+        conversation = [m for m in (history or []) if isinstance(m, Mapping)]
         try:
             text = (text if isinstance(text, str) else "")[:MAX_INPUT_CHARS].strip()
-            # Spoken ids ("one two three four five six") become typed ones for every step.
-            self._run(record, normalise_spoken(text), session or {}, deadline or Deadline(28.0))
+            self._run(record, conversation, text, deadline or Deadline(28.0), identity)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the customer gets a reply and we a record
             record.action, record.reason, record.error = "answer", "internal_error", type(exc).__name__
-            record.answer, record.fulfilled, record.pending_tool = INTERNAL_ERROR_REPLY, False, None
+            record.answer, record.fulfilled = INTERNAL_ERROR_REPLY, False
         finally:
+            if record.answer and not (record.messages and record.messages[-1].get("role") == "assistant"
+                                      and text_of(record.messages[-1]) == record.answer):
+                record.messages.append(assistant_text(record.answer))
             record.latency_ms = round((time.perf_counter() - started) * 1000, 3)
             for hook in self.hooks:
                 hook(record)
         return record
 
-    def _pending_plan(self, text: str, session: Mapping[str, Any]) -> Plan | None:
-        """The tool a previous clarifying question waits on, if the hint checks out now.
-
-        The attribute comes back from the client, so it is only a hint: it must name a registered
-        tool and this turn must hold a valid id for it; otherwise the turn is planned afresh.
-        """
-        tool = self.registry.get(session.get(PENDING_TOOL_ATTRIBUTE))
-        if tool is None:
-            return None
-        if parse_call(tool.name, {}, text, self.registry).call is None:
-            return None
-        return Plan(tool.name, reason="pending_tool")
-
-    @staticmethod
-    def _time_for_another_try(deadline: Deadline, attempt_started: float) -> bool:
-        took = time.perf_counter() - attempt_started
-        return deadline.remaining() > max(MIN_ATTEMPT_S, took)
-
-    def _run(self, record: TurnRecord, text: str, session: Mapping[str, Any], deadline: Deadline) -> None:
-        if not text:
-            record.action, record.reason, record.answer = "clarify", "empty_input", EMPTY_INPUT_REPLY
-            return
-        for round_ in range(1, self.max_steps + 1):
-            record.rounds = round_
-            last_round = round_ == self.max_steps
+    # ---------------------------------------------------------------- the loop
+    def _run(self, record: TurnRecord, history: list[Message], text: str, deadline: Deadline,
+             identity: Mapping[str, Any] | None) -> None:
+        record.messages.append(user_text(text))
+        conversation = history + record.messages
+        specs = self.tool_specs()
+        for step in range(1, self.max_steps + 1):
+            record.rounds = step
             if deadline.expired():
-                record.reason, record.answer, record.fulfilled = "deadline", TIMEOUT_REPLY, False
+                return self._fail(record, "deadline", TIMEOUT_REPLY, "no time left for the model")
+            tool_choice = self.tool_choice if step == 1 else None
+            response = self._ask_model(record, step, conversation, specs, tool_choice, deadline)
+            if response is None:
+                return  # the model failed; the record says how
+            record.messages.append(response.message)
+            conversation = history + record.messages
+            uses = tool_uses(response.message)
+            if requires_tool(tool_choice) and not uses:
+                return self._fail(record, "model_error", MODEL_UNAVAILABLE_REPLY,
+                                  "the model answered without the tool call its toolChoice required")
+            if not uses:
+                return self._answer(record, response)
+            results, answers, failure = self._run_tools(record, step, uses, conversation, deadline, identity,
+                                                        forced_tool(tool_choice))
+            append_results(record.messages, results)
+            conversation = history + record.messages
+            if failure is not None:
+                return self._fail(record, *failure)
+            if answers is not None:  # every call answered directly: their sentences are the reply
+                record.answer = " ".join(answers)
                 return
+        # Out of model calls with tool results still unread: say what the tools said, if they did.
+        record.answer = record.answer or OUT_OF_SCOPE_REPLY
 
+    def _ask_model(self, record: TurnRecord, step: int, conversation: list[Message], specs: list[dict[str, Any]],
+                   tool_choice: Mapping[str, Any] | None, deadline: Deadline) -> ModelResponse | None:
+        for attempt in (1, 2):
             attempt_started = time.perf_counter()
-            with StepTimer(record, "plan", round_) as detail:
-                plan = self._pending_plan(text, session) if round_ == 1 else None
-                if plan is None:
-                    plan = self.planner.plan(text, self.registry, deadline)
-                record.model_calls += plan.model_calls
-                detail.update(tool=plan.tool, reason=plan.reason, score=plan.score, error=plan.error)
+            with StepTimer(record, "model", step) as detail:
+                try:
+                    response = self.model.converse(
+                        conversation, tools=specs, tool_choice=tool_choice, system=self.system,
+                        inference=self.inference, timeout_s=deadline.remaining())
+                except ModelError as exc:
+                    record.model_calls += 1
+                    detail.update(error=type(exc).__name__, attempt=attempt)
+                    if attempt == 1 and not isinstance(exc, ModelTimeout) and _time_for_another_try(
+                            deadline, attempt_started):
+                        continue
+                    timed_out = isinstance(exc, ModelTimeout)
+                    self._fail(record, "model_timeout" if timed_out else "model_error",
+                               TIMEOUT_REPLY if timed_out else MODEL_UNAVAILABLE_REPLY, str(exc))
+                    return None
+                record.model_calls += response.model_calls
+                detail.update(stop_reason=response.stop_reason, reason=response.reason,
+                              tools=[u.get("name") for u in tool_uses(response.message)])
+                if response.reason:
+                    record.reason = response.reason
+                return response
+        return None
 
-            if not plan.wants_tool:
-                if plan.error and plan.reason in MODEL_FAILURES:
-                    if not last_round and self._time_for_another_try(deadline, attempt_started):
-                        continue  # the model failed: one more try
-                    record.action, record.reason, record.error, record.fulfilled = (
-                        "answer", plan.reason, plan.error, False)
-                    record.answer = TIMEOUT_REPLY if plan.reason == "model_timeout" else MODEL_UNAVAILABLE_REPLY
-                    return
-                record.action = "refuse"
-                record.reason, record.answer = no_tool_reply(text)
-                if record.reason == "greeting":
-                    record.action = "answer"
-                if plan.reason == "invalid_tool":
-                    record.reason = plan.reason
-                return
+    def _run_tools(self, record: TurnRecord, step: int, uses: list[dict[str, Any]], conversation: list[Message],
+                   deadline: Deadline, identity: Mapping[str, Any] | None, forced: str | None,
+                   ) -> tuple[list[dict[str, Any]], list[str] | None, tuple[str, str, str] | None]:
+        """Run every call in order: (toolResult blocks, direct answers or None, failure or None)."""
+        context = GuardContext(self.registry, conversation, identity)
+        results: list[dict[str, Any]] = []
+        answers: list[str] | None = []
+        failure: tuple[str, str, str] | None = None
+        for use in uses:
+            request = self._request(use)
+            refusal = first_refusal(request, context, self.guards)
+            if refusal is None and forced and request.name != forced:
+                refusal = ("tool_choice", f"Only {forced} may be called now.")
+            if refusal is not None:
+                guard, reason = refusal
+                record.steps.append(_step("guard", step, tool=request.name, guard=guard))
+                results.append(tool_result(request.tool_use_id, text=f"Refused: {reason}", status="error"))
+                answers = None
+                continue
+            tool = request.tool
+            assert tool is not None  # the registered guard ran
+            result = self._call_tool(record, step, tool, request.input, deadline)
+            usable = answer_usable(result)
+            sentence = answer_text(tool, result, request.input)
+            record.action, record.tool, record.arguments = "tool_call", tool.name, dict(request.input)
+            record.status_code = result.status_code
+            results.append(tool_result(request.tool_use_id, result.data if usable else None, text=sentence,
+                                       status="success" if usable else "error"))
+            if not usable:
+                reason = "tool_timeout" if result.status_code == 504 else "tool_unavailable"
+                failure = failure or (reason, UNAVAILABLE_REPLY.format(noun=tool.noun),
+                                      result.error or f"status {result.status_code}")
+                continue
+            record.reason = "found" if result.ok else "not_found"
+            if answers is not None and tool.answers_directly:
+                answers.append(sentence)
+            else:
+                answers = None
+        return results, answers, failure
 
-            with StepTimer(record, "parse", round_) as detail:
-                parsed = parse_call(plan.tool, plan.arguments, text, self.registry)
-                detail.update(tool=plan.tool, error=parsed.error, missing=[p.name for p in parsed.missing],
-                              ids_found=parsed.ids_found)
-            if parsed.tool is None:  # unreachable for built-in planners; a plug-in may misbehave
-                record.action, record.reason, record.answer = "refuse", "unknown_tool", OUT_OF_SCOPE_REPLY
-                return
-            record.tool = parsed.tool.name
+    def _request(self, use: Mapping[str, Any]) -> ToolRequest:
+        name = use.get("name") if isinstance(use.get("name"), str) else ""
+        tool_input = dict(use.get("input")) if isinstance(use.get("input"), Mapping) else {}
+        tool = self.registry.get(name)
+        if tool is not None:
+            tool_input = tool.normalise_input(tool_input)
+        return ToolRequest(str(use.get("toolUseId") or ""), name, tool_input, tool)
 
-            if self.interpreter.checks_before_call:
-                with StepTimer(record, "interpret", round_) as detail:
-                    relevant = self.interpreter.precheck(text, self.registry)
-                    detail.update(relevant=relevant, by="coverage")
-                if not relevant:
-                    record.action, record.reason, record.answer = "refuse", "not_relevant", OUT_OF_SCOPE_REPLY
-                    return
-
-            if parsed.call is None:
-                missing = parsed.missing[0]
-                record.action, record.reason = "clarify", "missing_id"
-                record.pending_tool = parsed.tool.name
-                record.answer = clarify_question(parsed.tool.noun, missing.ask_for)
-                return
-
-            call = parsed.call
-            record.arguments = dict(call.arguments)
+    def _call_tool(self, record: TurnRecord, step: int, tool: Tool, tool_input: dict[str, Any],
+                   deadline: Deadline) -> ToolResult:
+        call = ToolCall(tool, {k: str(v) for k, v in tool_input.items()})
+        result = ToolResult(504, "", error="no time left for the tool call")
+        for attempt in (1, 2):
             attempt_started = time.perf_counter()
-            with StepTimer(record, "dispatch", round_) as detail:
+            with StepTimer(record, "tool", step) as detail:
                 result = dispatch(call, self.registry, self.transport, deadline)
                 record.tool_calls += 1
-                record.status_code = result.status_code
-                detail.update(tool=call.tool.name, transport=self.transport.name,
-                              status_code=result.status_code, error=result.error)
-            usable = answer_usable(result)
-            if not usable and result.retryable and not last_round \
-                    and self._time_for_another_try(deadline, attempt_started):
-                continue  # the tool failed or timed out: one more try
+                detail.update(tool=tool.name, transport=self.transport.name, status_code=result.status_code,
+                              error=result.error, attempt=attempt)
+            if answer_usable(result) or not result.retryable or not _time_for_another_try(deadline, attempt_started):
+                return result
+        return result
 
-            record.action = "tool_call"
-            record.answer = answer_text(call.tool, result, call.arguments)
-            if not usable:  # a 5xx, a timeout, or an answer we will not show: the tool is down for us
-                record.reason = "tool_timeout" if result.status_code == 504 else "tool_unavailable"
-                record.error, record.fulfilled = result.error or f"status {result.status_code}", False
-                return
-            if not self.interpreter.checks_before_call and result.ok:
-                with StepTimer(record, "interpret", round_) as detail:
-                    relevant, calls, how = self.interpreter.relevant(text, record.answer, self.registry, deadline)
-                    record.model_calls += calls
-                    detail.update(relevant=relevant, by=how)
-                if not relevant:
-                    record.action, record.reason, record.answer = "refuse", "not_relevant", OUT_OF_SCOPE_REPLY
-                    return
-            record.reason = "found" if result.ok else "not_found"
+    # ---------------------------------------------------------------- endings
+    def _answer(self, record: TurnRecord, response: ModelResponse) -> None:
+        text = model_reply_text(response.message)
+        record.answer = text or OUT_OF_SCOPE_REPLY
+        if record.action == "tool_call":
             return
+        if record.answer.rstrip().endswith("?"):
+            record.action = "clarify"
+            record.reason = record.reason or "model_asked"
+        elif record.reason == "greeting":
+            record.action = "answer"
+        else:
+            record.action, record.reason = "refuse", record.reason or "no_tool"
+
+    @staticmethod
+    def _fail(record: TurnRecord, reason: str, reply: str, error: str) -> None:
+        record.reason, record.error, record.answer, record.fulfilled = reason, error, reply, False
+        if record.action != "tool_call":
+            record.action = "answer"
+
+
+def _step(name: str, step: int, **detail: Any):
+    from .turn import Step
+
+    return Step(name, step, 0.0, detail)

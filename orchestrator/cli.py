@@ -14,11 +14,14 @@ import sys
 import time
 from typing import Any, Sequence
 
-from .settings import Settings, SettingsError, build_agent
+from .settings import MODEL_ADAPTERS, Settings, SettingsError, build_agent
 
 
 def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("agent (flags override environment variables)")
+    group.add_argument("--model-adapter", dest="model", choices=list(MODEL_ADAPTERS),
+                       help="MODEL_ADAPTER (default: embedded, or flan with --planner fewshot|toolcall)")
+    group.add_argument("--bedrock-model-id", dest="bedrock_model_id", help="BEDROCK_MODEL_ID, e.g. us.amazon.nova-lite-v1:0")
     group.add_argument("--planner", choices=["router", "fewshot", "toolcall"],
                        help="AGENT_PLANNER (default router)")
     group.add_argument("--backend", choices=["none", "sagemaker", "openai"], help="LLM_BACKEND (default none)")
@@ -39,17 +42,15 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         os.environ["STORE_BACKEND"] = args.store  # read by the tools' store, in this process
     overrides = {
         name: getattr(args, name, None)
-        for name in ("planner", "backend", "transport", "max_steps", "sagemaker_endpoint_name",
+        for name in ("model", "bedrock_model_id", "planner", "backend", "transport", "max_steps", "sagemaker_endpoint_name",
                      "sagemaker_payload_format", "openai_base_url", "openai_model", "fewshot_prompt_file")
     }
     return Settings.from_env(**overrides)
 
 
-def _ask(agent: Any, text: str, session: dict[str, str], trace: bool) -> None:
-    record = agent.run_turn(text, session)
-    session.pop("pendingTool", None)
-    if record.pending_tool:
-        session["pendingTool"] = record.pending_tool
+def _ask(agent: Any, text: str, history: list[dict[str, Any]], trace: bool) -> None:
+    record = agent.run_turn(text, history)
+    history.extend(record.messages)  # the conversation is the memory
     print(record.answer)
     if trace:
         print(json.dumps(record.to_dict(), indent=2))
@@ -57,13 +58,13 @@ def _ask(agent: Any, text: str, session: dict[str, str], trace: bool) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     agent = build_agent(settings_from_args(args))
-    _ask(agent, " ".join(args.text), {}, args.trace)
+    _ask(agent, " ".join(args.text), [], args.trace)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     agent = build_agent(settings_from_args(args))
-    session: dict[str, str] = {}
+    history: list[dict[str, Any]] = []
     print("Ask about an order or a return (Ctrl-D or 'quit' to leave).", file=sys.stderr)
     while True:
         try:
@@ -74,7 +75,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if text.strip().lower() in {"quit", "exit"}:
             return 0
         print("agent> ", end="")
-        _ask(agent, text, session, args.trace)
+        _ask(agent, text, history, args.trace)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -135,6 +136,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_converse(args: argparse.Namespace) -> int:
+    from .converse import check_settings, converse, figures, format_report
+
+    settings = settings_from_args(args)
+    check_settings(settings)
+    agent = build_agent(settings)
+    warm_up = getattr(agent.planner, "warm_up", None)
+    if warm_up:  # keep the one-off model load out of the per-turn latency figures
+        warm_up(agent.registry)
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            lines = source.readlines()
+    except OSError as exc:
+        raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read {args.file}: not UTF-8 text") from None
+    try:
+        output = open(args.output, "w", encoding="utf-8") if args.output else None
+    except OSError as exc:
+        raise ValueError(f"cannot write {args.output}: {exc.strerror}") from None
+    try:
+        summary = converse(agent, lines, sys.stderr, output, progress=Progress())
+    finally:
+        if output:
+            output.close()
+    if not summary["conversations"]:
+        raise ValueError(f"no conversation in {args.file} could be read")
+    print(format_report(summary))
+    print(json.dumps(figures(summary)))
+    return 0
+
+
 def cmd_training_data(args: argparse.Namespace) -> int:
     from collections import Counter
 
@@ -181,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="write one JSON line of predictions per input line")
     _add_agent_flags(evaluate)
     evaluate.set_defaults(run=cmd_eval)
+
+    conversations = commands.add_parser("converse", help="play scripted multi-turn conversations, each on a fresh sample store")
+    conversations.add_argument("file", help="JSONL: id, identity, turns and expected changes, replies and never")
+    conversations.add_argument("--output", help="write one JSON line of replies, changes and turn records per conversation")
+    _add_agent_flags(conversations)
+    conversations.set_defaults(run=cmd_converse)
 
     training = commands.add_parser("training-data", help="write RLVR fine-tuning lines (JSONL) from the registry")
     training.add_argument("--count", type=int, default=1000, help="how many lines (default 1000)")

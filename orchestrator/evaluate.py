@@ -196,12 +196,12 @@ def agent_for(agent: Any, case: Case) -> Any:
 
 
 def run_case(agent: Any, case: Case) -> TurnRecord:
-    """Play the line's user turns, carrying the session; the last turn's record is judged."""
-    session: dict[str, str] = {}
+    """Play the line's user turns as one conversation; the last turn's record is judged."""
+    history: list[dict[str, Any]] = []
     record = None
     for text in case.messages:
-        record = agent.run_turn(text, session)
-        session = {"pendingTool": record.pending_tool} if record.pending_tool else {}
+        record = agent.run_turn(text, history)
+        history += record.messages
     assert record is not None
     return record
 

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from . import lex, metrics
-from .agent import PENDING_TOOL_ATTRIBUTE, Agent
-from .budget import Deadline
+from .agent import Agent
+from .budget import Deadline, run_within
 from .replies import INTERNAL_ERROR_REPLY
 from .settings import Settings, build_agent
 from .turn import TurnRecord
@@ -30,7 +30,11 @@ for _name in ("botocore", "boto3", "urllib3", "s3transfer"):
 
 APOLOGY = INTERNAL_ERROR_REPLY
 
+# Reading or writing the conversation gets at most this long: memory must not cost the reply.
+MEMORY_TIMEOUT_S = 1.5
+
 _agent: Agent | None = None
+_store: Any = None
 
 
 def get_agent() -> Agent:
@@ -46,6 +50,33 @@ def set_agent(agent: Agent | None) -> None:
     _agent = agent
 
 
+def get_store() -> Any:
+    """The conversation store the environment names (SQLite locally, DynamoDB in AWS)."""
+    global _store
+    if _store is None:
+        from .memory import store_from_env
+
+        _store = store_from_env()
+    return _store
+
+
+def set_store(store: Any) -> None:
+    """Use ``store`` for conversations (tests, embedding); None rebuilds it from the environment."""
+    global _store
+    _store = store
+
+
+def _conversation_key(request: lex.LexEvent) -> str | None:
+    """Whose conversation this is: Lex's session in this bot, alias and locale (None without a session)."""
+    if not request.session_id:
+        return None
+    from .memory import conversation_key
+
+    bot = request.bot
+    return conversation_key(request.session_id, str(bot.get("id") or ""), str(bot.get("aliasId") or ""),
+                            request.locale_id)
+
+
 def _metrics_on() -> bool:
     """EMF lines go to stdout in Lambda (CloudWatch reads them), or wherever EMIT_METRICS=true."""
     value = os.environ.get("EMIT_METRICS", "").strip().lower()
@@ -55,15 +86,41 @@ def _metrics_on() -> bool:
 
 
 def _turn(request: lex.LexEvent, context: Any) -> TurnRecord:
-    """The agent's record of this turn; a record of the failure when the agent cannot be had."""
+    """Load the conversation once, run the agent, save what the turn added once.
+
+    Memory that cannot be read or written costs the turn its history, never its reply.
+    """
     started = time.perf_counter()
+    deadline = Deadline.for_lambda(context)
+    key = _conversation_key(request)
+    loaded = None
     try:
         agent = get_agent()
-        return agent.run_turn(request.input_transcript, request.session_attributes, Deadline.for_lambda(context))
+        if key is not None:
+            try:
+                loaded = run_within(min(MEMORY_TIMEOUT_S, deadline.remaining()), lambda: get_store().load(key),
+                                    name="memory read")
+            except Exception as exc:  # noqa: BLE001 - a turn without its history still answers
+                logger.error(json.dumps({"event": "memory_read_failed", "error": type(exc).__name__}))
+        record = agent.run_turn(request.input_transcript, loaded.messages if loaded else [], deadline)
     except Exception as exc:  # noqa: BLE001 - a broken setting or plug-in: the customer still gets a reply
         logger.error(json.dumps({"event": "turn_failed", "error": type(exc).__name__}))
         return TurnRecord(action="answer", answer=APOLOGY, fulfilled=False, reason="internal_error",
                           error=type(exc).__name__, latency_ms=round((time.perf_counter() - started) * 1000, 3))
+    if key is not None and record.messages:
+        _save(key, loaded, record, context)
+    return record
+
+
+def _save(key: str, loaded: Any, record: TurnRecord, context: Any) -> None:
+    from .memory import Conversation, save_turn
+
+    budget = Deadline.for_lambda(context, margin=0.3).remaining()
+    try:
+        run_within(min(MEMORY_TIMEOUT_S, budget), lambda: save_turn(get_store(), key, loaded or Conversation([], 0),
+                                                                    record.messages), name="memory write")
+    except Exception as exc:  # noqa: BLE001 - the reply still goes out; the log says the memory failed
+        logger.error(json.dumps({"event": "memory_write_failed", "error": type(exc).__name__}))
 
 
 def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
@@ -72,10 +129,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
         return lex.delegate(request)
     record = _turn(request, context)
 
-    attributes = request.session_attributes
-    attributes.pop(PENDING_TOOL_ATTRIBUTE, None)
-    if record.pending_tool:
-        attributes[PENDING_TOOL_ATTRIBUTE] = record.pending_tool
+    attributes = request.session_attributes  # the client's own, capped: memory is server-side
 
     correlation = metrics.correlation_id(request.session_id)
     try:

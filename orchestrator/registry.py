@@ -93,6 +93,8 @@ class Tool:
     local_handler: str
     noun: str  # "order", "return": for messages to the customer
     mutates: bool = False  # does calling it change data? (no tool here does yet)
+    # Whether the tool's sentence is the whole answer, so a look-up costs one model call, not two.
+    answers_directly: bool = True
 
     def parameter(self, name: str) -> IdParameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -105,6 +107,20 @@ class Tool:
             "required": [p.name for p in self.parameters],
             "additionalProperties": False,
         }
+
+    def spec(self) -> dict[str, Any]:
+        """The tool as a Bedrock Converse ``toolSpec`` (what every model adapter is given)."""
+        return {"toolSpec": {"name": self.name, "description": self.description,
+                             "inputSchema": {"json": self.json_schema()}}}
+
+    def normalise_input(self, tool_input: Mapping[str, Any]) -> dict[str, Any]:
+        """The model's input with each id normalised as the tool expects it ("RTN003" -> "rtn003")."""
+        out = dict(tool_input)
+        for parameter in self.parameters:
+            value = out.get(parameter.name)
+            if isinstance(value, str):
+                out[parameter.name] = parameter.normalise(value)
+        return out
 
     def payload(self, arguments: Mapping[str, str]) -> dict[str, str]:
         """The tool Lambda's event for validated arguments."""

@@ -2,6 +2,8 @@
 
 | variable | default | meaning |
 |---|---|---|
+| MODEL_ADAPTER | (from AGENT_PLANNER) | embedded (the router, no LLM), flan (the blog's text2text design: AGENT_PLANNER fewshot or toolcall over LLM_BACKEND), bedrock (Converse API), openai (any OpenAI-compatible chat server with tools), sagemaker-messages (an endpoint speaking that messages API) |
+| BEDROCK_MODEL_ID | | the Bedrock model for MODEL_ADAPTER=bedrock, e.g. us.amazon.nova-lite-v1:0 |
 | AGENT_PLANNER | router | router (embedded, no LLM), fewshot (LLM names the tool) or toolcall (LLM answers JSON tool calls) |
 | LLM_BACKEND | none | none, sagemaker or openai; with a backend the interpreter uses it too |
 | TOOL_TRANSPORT | inprocess | inprocess (call tools/ here) or lambda (invoke the tool functions) |
@@ -21,12 +23,27 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 
+MODEL_ADAPTERS = ("embedded", "flan", "bedrock", "openai", "sagemaker-messages")
+# Instructions for models that call tools natively (Bedrock, OpenAI-compatible servers). As the
+# Amazon Nova guidance says: say what the model is for and how to use the tools; never ask it to
+# skip its <thinking>.
+TOOL_MODEL_SYSTEM_PROMPT = (
+    "You are the customer support assistant of an online store. Use the tools to answer questions about "
+    "the customer's orders and returns. Call a tool only with an id the customer gave you in this "
+    "conversation; if an id is missing, ask the customer for it in one short question. Answer from the "
+    "tool results only, in one or two short sentences. Politely decline anything that is not about the "
+    "customer's orders or returns. Put your answer to the customer inside <reply></reply>."
+)
+
+
 class SettingsError(ValueError):
     """A setting has a value the agent cannot use; the message names it."""
 
 
 @dataclass(frozen=True)
 class Settings:
+    model: str = ""
+    bedrock_model_id: str = ""
     planner: str = "router"
     backend: str = "none"
     transport: str = "inprocess"
@@ -41,6 +58,8 @@ class Settings:
     aws_region: str = ""
 
     _ENV = {
+        "model": "MODEL_ADAPTER",
+        "bedrock_model_id": "BEDROCK_MODEL_ID",
         "planner": "AGENT_PLANNER",
         "backend": "LLM_BACKEND",
         "transport": "TOOL_TRANSPORT",
@@ -87,8 +106,17 @@ class Settings:
             raise SettingsError(f"MAX_STEPS must be between 1 and 5, got {self.max_steps}")
         if not 0.0 <= self.router_floor <= 1.0:
             raise SettingsError(f"ROUTER_FLOOR must be between 0 and 1, got {self.router_floor}")
-        if self.planner in ("fewshot", "toolcall") and self.backend == "none":
+        if self.planner in ("fewshot", "toolcall") and self.backend == "none" and self.model in ("", "flan"):
             raise SettingsError(f"the {self.planner} planner needs an LLM: set LLM_BACKEND to sagemaker or openai")
+        if self.model and self.model not in MODEL_ADAPTERS:
+            raise SettingsError(f"MODEL_ADAPTER must be one of {', '.join(MODEL_ADAPTERS)}, got {self.model!r}")
+
+    @property
+    def model_adapter(self) -> str:
+        """The adapter to build: MODEL_ADAPTER, else what AGENT_PLANNER implies (router: embedded)."""
+        if self.model:
+            return self.model
+        return "embedded" if self.planner == "router" else "flan"
 
     def replace(self, **changes: Any) -> "Settings":
         return self.coerce({**dataclasses.asdict(self), **{k: v for k, v in changes.items() if v is not None}})
@@ -98,17 +126,20 @@ def build_agent(settings: Settings, **agent_options: Any) -> Any:
     """An ``Agent`` wired as ``settings`` say (imports only the parts it uses)."""
     from .agent import Agent
     from .dispatcher import build_transport
-    from .interpreter import Interpreter
-    from .llm import build_backend
-    from .planners import build_planner
+    from .models import build_model
     from .registry import DEFAULT_REGISTRY
 
-    llm = None if settings.backend == "none" else build_backend(settings.backend, settings)
+    registry = agent_options.pop("registry", DEFAULT_REGISTRY)
+    adapter = settings.model_adapter
+    model = build_model(adapter, settings)
+    if hasattr(model, "with_registry") and registry is not DEFAULT_REGISTRY:
+        model = model.with_registry(registry)
+    native = adapter not in ("embedded", "flan")
     return Agent(
-        agent_options.pop("registry", DEFAULT_REGISTRY),
-        build_planner(settings.planner, settings, llm),
+        registry,
+        model,
         build_transport(settings.transport),
-        interpreter=Interpreter(llm),
         max_steps=settings.max_steps,
+        system=agent_options.pop("system", TOOL_MODEL_SYSTEM_PROMPT if native else ""),
         **agent_options,
     )

@@ -52,7 +52,7 @@ class ToolResult:
 class Step:
     """One timed step of a turn. ``detail`` never holds customer text or tool results."""
 
-    name: str  # plan | parse | dispatch | interpret | clarify
+    name: str  # model | guard | tool
     round: int
     ms: float
     detail: dict[str, Any] = field(default_factory=dict)
@@ -75,13 +75,15 @@ class TurnRecord:
     model_calls: int = 0
     tool_calls: int = 0
     latency_ms: float = 0.0
-    pending_tool: str | None = None  # the tool a clarifying question waits on
     steps: list[Step] = field(default_factory=list)
+    # What the turn added to the conversation (Converse messages): the memory saves these.
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self, *, include_text: bool = True) -> dict[str, Any]:
         data = asdict(self)
-        if not include_text:
+        if not include_text:  # the customer's words, the model's and the tools' stay out of logs
             data.pop("answer")
+            data.pop("messages")
         return data
 
 

@@ -9,7 +9,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-for name in ("AGENT_PLANNER", "LLM_BACKEND", "TOOL_TRANSPORT", "MAX_STEPS", "STORE_BACKEND", "ORDERS_TABLE", "RETURNS_TABLE"):
+for name in ("AGENT_PLANNER", "LLM_BACKEND", "TOOL_TRANSPORT", "MAX_STEPS", "STORE_BACKEND", "ORDERS_TABLE", "RETURNS_TABLE",
+             "MODEL_ADAPTER", "BEDROCK_MODEL_ID", "CONVERSATION_STORE", "CONVERSATION_TABLE", "CONVERSATION_PATH"):
     os.environ.pop(name, None)
 
 
@@ -18,6 +19,8 @@ def local_store(tmp_path, monkeypatch):
     """Every test gets its own freshly seeded SQLite file."""
     monkeypatch.setenv("STORE_PATH", str(tmp_path / "store.sqlite3"))
     monkeypatch.setenv("STORE_BACKEND", "sqlite")
+    monkeypatch.setenv("CONVERSATION_PATH", str(tmp_path / "conversations.sqlite3"))
+    monkeypatch.setenv("CONVERSATION_STORE", "sqlite")
     return tmp_path / "store.sqlite3"
 
 
@@ -47,5 +50,7 @@ def local_handler(local_agent):
     from orchestrator import handler
 
     handler.set_agent(local_agent)
+    handler.set_store(None)  # the conversation store of this test's own SQLite file
     yield handler
     handler.set_agent(None)
+    handler.set_store(None)

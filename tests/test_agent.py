@@ -11,18 +11,7 @@ from orchestrator.planners.fewshot import FewShotPlanner
 from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
 from orchestrator.replies import OUT_OF_SCOPE_REPLY, TIMEOUT_REPLY
 from orchestrator.turn import Plan, ToolResult
-
-
-class ScriptedTransport:
-    name = "scripted"
-
-    def __init__(self, *results):
-        self.results = list(results)
-        self.calls = []
-
-    def invoke(self, tool, payload, timeout_s):
-        self.calls.append((tool.name, payload, timeout_s))
-        return self.results.pop(0)
+from tests.fakes import ScriptedModel, ScriptedTransport, calls, results_in, says
 
 
 class ScriptedPlanner:
@@ -42,24 +31,25 @@ def fewshot_agent(replies, transport, **kw):
     return Agent(REGISTRY, FewShotPlanner(llm), transport, interpreter=Interpreter(llm), **kw), llm
 
 
-def test_tool_call_then_model_confirms_relevance():
+def test_a_lookup_costs_one_model_call_and_its_sentence_answers_directly():
     transport = ScriptedTransport(ToolResult(200, "Order 123456 shipped."))
-    agent, llm = fewshot_agent(["order_inquiry", "yes"], transport)
+    agent, llm = fewshot_agent(["order_inquiry"], transport)
     record = agent.run_turn("Has order 123456 shipped?")
     assert (record.action, record.tool, record.arguments) == ("tool_call", "order_inquiry", {"order_id": "123456"})
     assert record.answer == "Order 123456 shipped." and record.fulfilled
-    assert record.model_calls == 2 and record.tool_calls == 1 and record.rounds == 1
+    assert record.model_calls == 1 and record.tool_calls == 1 and record.rounds == 1
     assert transport.calls[0][:2] == ("order_inquiry", {"orderId": "123456"})
-    assert [s.name for s in record.steps] == ["plan", "parse", "dispatch", "interpret"]
-    assert "Has order 123456 shipped?" in llm.prompts[1] and "Order 123456 shipped." in llm.prompts[1]
+    assert [s.name for s in record.steps] == ["model", "tool"]
+    roles = [m["role"] for m in record.messages]
+    assert roles == ["user", "assistant", "user", "assistant"]  # question, toolUse, toolResult, answer
 
 
-def test_model_says_the_answer_is_off_topic():
-    transport = ScriptedTransport(ToolResult(200, "Return rtn001 was received."))
-    agent, _ = fewshot_agent(["returns_inquiry", "No"], transport)
+def test_the_question_is_judged_before_any_call_not_the_tools_sentence():
+    transport = ScriptedTransport()
+    agent, _ = fewshot_agent(["returns_inquiry"], transport)
     record = agent.run_turn("What is the impact of return rtn001 on world peace?")
     assert record.action == "refuse" and record.reason == "not_relevant" and record.answer == OUT_OF_SCOPE_REPLY
-    assert "received" not in record.answer
+    assert transport.calls == [] and record.model_calls == 1
 
 
 def test_model_naming_an_unregistered_tool_never_reaches_a_transport():
@@ -76,17 +66,18 @@ def test_planner_plug_in_naming_an_unregistered_tool_is_refused():
     assert record.reason == "unknown_tool" and record.tool_calls == 0 and transport.calls == []
 
 
-def test_model_timeout_is_retried_once_then_answers():
+def test_a_model_error_is_retried_once_then_answers():
     transport = ScriptedTransport(ToolResult(200, "Return rtn003 refunded."))
-    agent, _ = fewshot_agent([LLMTimeout("slow"), "returns_inquiry", "yes"], transport)
+    agent, _ = fewshot_agent([LLMError("endpoint error ServiceUnavailable"), "returns_inquiry"], transport)
     record = agent.run_turn("Is my return rtn003 processed?")
-    assert record.rounds == 2 and record.model_calls == 3 and record.answer == "Return rtn003 refunded."
+    assert record.model_calls == 2 and record.answer == "Return rtn003 refunded." and record.fulfilled
 
 
-def test_model_timing_out_twice_answers_politely_and_fails_the_intent():
-    agent, _ = fewshot_agent([LLMTimeout("slow"), LLMTimeout("slow")], ScriptedTransport(), max_steps=2)
+def test_a_model_timeout_is_not_retried_the_time_is_gone():
+    agent, _ = fewshot_agent([LLMTimeout("slow"), "returns_inquiry"], ScriptedTransport(), max_steps=2)
     record = agent.run_turn("Is my return rtn003 processed?")
-    assert record.answer == TIMEOUT_REPLY and not record.fulfilled and record.rounds == 2
+    assert record.answer == TIMEOUT_REPLY and not record.fulfilled and record.reason == "model_timeout"
+    assert record.model_calls == 1
 
 
 def test_garbage_from_the_model_is_no_tool():
@@ -97,24 +88,24 @@ def test_garbage_from_the_model_is_no_tool():
 
 def test_tool_failure_is_retried_once_then_apologises():
     transport = ScriptedTransport(ToolResult(504, "", error="timeout"), ToolResult(502, "", error="crash"))
-    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry"), Plan("order_inquiry")), transport)
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry")), transport)
     record = agent.run_turn("order 123456")
-    assert record.tool_calls == 2 and record.rounds == 2
+    assert record.tool_calls == 2 and record.model_calls == 0 and record.rounds == 1
     assert not record.fulfilled and record.reason == "tool_unavailable" and "orders system" in record.answer
 
 
 def test_tool_failure_then_success():
     transport = ScriptedTransport(ToolResult(500, "down"), ToolResult(200, "Order 123456 shipped."))
-    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry"), Plan("order_inquiry")), transport)
+    agent = Agent(REGISTRY, ScriptedPlanner(Plan("order_inquiry")), transport)
     record = agent.run_turn("order 123456")
-    assert record.answer == "Order 123456 shipped." and record.fulfilled
+    assert record.answer == "Order 123456 shipped." and record.fulfilled and record.tool_calls == 2
 
 
-def test_max_steps_bounds_the_rounds():
-    transport = ScriptedTransport(*[ToolResult(500, "down")] * 5)
-    planner = ScriptedPlanner(*[Plan("order_inquiry")] * 5)
-    record = Agent(REGISTRY, planner, transport, max_steps=3).run_turn("order 123456")
-    assert planner.calls == 3 and len(transport.calls) == 3 and record.rounds == 3
+def test_max_steps_bounds_the_model_calls():
+    refused = calls(("order_inquiry", {"order_id": "999999"}))  # an id nobody typed: refused each time
+    model = ScriptedModel(refused, refused, refused, refused)
+    record = Agent(REGISTRY, model, ScriptedTransport(), max_steps=3).run_turn("order 123456")
+    assert len(model.requests) == 3 and record.rounds == 3 and record.tool_calls == 0
 
 
 def test_expired_deadline_answers_without_calling_anything():
@@ -129,26 +120,23 @@ def test_tool_gets_what_is_left_of_the_deadline():
     assert 2.5 < transport.calls[0][2] <= 3
 
 
-def test_missing_id_asks_for_it_and_remembers_the_tool():
-    record = Agent(REGISTRY, ScriptedPlanner(Plan("returns_inquiry")), ScriptedTransport()).run_turn("where's my refund")
-    assert record.action == "clarify" and record.pending_tool == "returns_inquiry"
-    assert "return id" in record.answer and record.tool_calls == 0
-
-
-def test_pending_tool_hint_is_used_only_with_a_valid_id():
-    transport = ScriptedTransport(ToolResult(200, "Order 123456 shipped."))
-    planner = ScriptedPlanner()
+def test_missing_id_asks_for_it_and_the_conversation_remembers_the_tool():
+    transport = ScriptedTransport(ToolResult(200, "Return rtn003 refunded."))
+    planner = ScriptedPlanner(Plan("returns_inquiry"))
     agent = Agent(REGISTRY, planner, transport)
-    record = agent.run_turn("it's 123456", {"pendingTool": "order_inquiry"})
-    assert record.answer == "Order 123456 shipped." and planner.calls == 0
+    first = agent.run_turn("where's my refund")
+    assert first.action == "clarify" and first.reason == "missing_id" and "return id" in first.answer
+    second = agent.run_turn("it's RTN003", first.messages)
+    assert second.answer == "Return rtn003 refunded." and planner.calls == 1  # from the history, not re-planned
+    assert second.arguments == {"return_id": "rtn003"}
 
 
-@pytest.mark.parametrize("hint", ["delete_everything", "returns_inquiry", ""])
-def test_forged_or_mismatched_hints_are_planned_afresh(hint):
-    planner = ScriptedPlanner(Plan(None, reason="out_of_scope"))
-    transport = ScriptedTransport()
-    record = Agent(REGISTRY, planner, transport).run_turn("it's 123456", {"pendingTool": hint})
-    assert planner.calls == 1 and transport.calls == [] and record.action == "refuse"
+def test_without_a_valid_id_the_next_turn_is_planned_afresh():
+    planner = ScriptedPlanner(Plan("order_inquiry"), Plan(None, reason="out_of_scope"))
+    agent = Agent(REGISTRY, planner, ScriptedTransport())
+    first = agent.run_turn("where is my order")
+    second = agent.run_turn("what's the weather", first.messages)
+    assert planner.calls == 2 and second.action == "refuse"
 
 
 def test_empty_input_asks_again():
@@ -192,7 +180,7 @@ def test_hooks_see_every_turn_record():
 
 
 def test_in_process_end_to_end_with_a_scripted_model():
-    agent, _ = fewshot_agent(["order_inquiry", "yes"], InProcessTransport())
+    agent, _ = fewshot_agent(["order_inquiry"], InProcessTransport())
     assert "Herbal Handsoap" in agent.run_turn("Could you tell me if order 123456 has shipped?").answer
 
 

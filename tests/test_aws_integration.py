@@ -10,14 +10,15 @@ import requests
 from botocore.response import StreamingBody
 from moto import mock_aws
 
-from orchestrator import aws, handler
+from orchestrator import aws, handler, memory
 from orchestrator.samples import text_event
 from orchestrator.settings import Settings, build_agent
 from tests.cfn import load_template
 from tools import seed
 
 T = load_template()
-TABLES = {"OrdersTable": "stack-OrdersTable-1", "ReturnsTable": "stack-ReturnsTable-1"}
+TABLES = {"OrdersTable": "stack-OrdersTable-1", "ReturnsTable": "stack-ReturnsTable-1",
+          "ConversationsTable": "stack-ConversationsTable-1"}
 FUNCTIONS = {"OrdersFunction": "stack-OrdersFunction-1", "ReturnsFunction": "stack-ReturnsFunction-1"}
 
 
@@ -26,7 +27,7 @@ def resolve(value):
     if isinstance(value, dict) and "Ref" in value:
         return {**TABLES, **FUNCTIONS, "AgentPlanner": "fewshot", "MaxSteps": "2", "LogLevel": "INFO",
                 "SageMakerPayloadFormat": "jumpstart", "EndpointName": "lex-agent-flan-ul2",
-                "MetricsNamespace": "LexLlmAgent"}[value["Ref"]]
+                "MetricsNamespace": "LexLlmAgent", "ConversationTtlHours": "24"}[value["Ref"]]
     if isinstance(value, dict) and "Fn::If" in value:
         return resolve(value["Fn::If"][2])  # CreateEndpoint=false: the parameter's endpoint name
     return value
@@ -44,6 +45,8 @@ def stack(monkeypatch):
             props = T["Resources"][logical]["Properties"]
             client.create_table(TableName=name, KeySchema=props["KeySchema"],
                                 AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
+            if "TimeToLiveSpecification" in props:
+                client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
         yield client
 
 
@@ -112,10 +115,25 @@ def test_lex_event_through_the_deployed_shape(stack, monkeypatch):
     settings = Settings.from_env()
     assert (settings.planner, settings.backend, settings.transport) == ("fewshot", "sagemaker", "lambda")
     handler.set_agent(build_agent(settings))
+    handler.set_store(None)  # the conversation store the template's environment names (DynamoDB, here under moto)
     try:
         response = handler.lambda_handler(text_event("Could you tell me if order 123456 has shipped?"), None)
     finally:
         handler.set_agent(None)
+        handler.set_store(None)
     assert "Herbal Handsoap" in response["messages"][0]["content"]
     assert response["sessionState"]["intent"]["state"] == "Fulfilled"
     assert lambdas.invocations == [(FUNCTIONS["OrdersFunction"], {"orderId": "123456"})]
+
+
+def test_the_orchestrator_keeps_conversations_in_the_stacks_table(stack):
+    store = memory.store_from_env(function_env("OrchestratorFunction"))
+    key = memory.conversation_key("session-1", "BOT", "ALIAS", "en_US")
+    turn = [{"role": "user", "content": [{"text": "Where is order 123456?"}]},
+            {"role": "assistant", "content": [{"text": "It shipped."}]}]
+    assert memory.save_turn(store, key, store.load(key), turn) == 1
+    assert store.load(key) == memory.Conversation(turn, 1)
+    item = stack.get_item(TableName=TABLES["ConversationsTable"], Key={"conversationId": {"S": key}})["Item"]
+    assert set(item) == {"conversationId", "messages", "version", "expiresAt"}
+    ttl = stack.describe_time_to_live(TableName=TABLES["ConversationsTable"])["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}

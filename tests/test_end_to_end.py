@@ -84,7 +84,7 @@ def test_cli_ask_with_trace(local_store):
     assert answer.startswith("Return rtn003")
     record = json.loads(trace)
     assert record["action"] == "tool_call" and record["arguments"] == {"return_id": "rtn003"}
-    assert record["planner"] == "router" and record["tool_calls"] == 1
+    assert record["planner"] == "embedded" and record["tool_calls"] == 1
 
 
 def test_cli_demo_prints_every_case(local_store):

@@ -9,7 +9,8 @@ from orchestrator.samples import load_event, text_event
 
 
 def _message(response, action="Close", content_type="PlainText"):
-    assert response["sessionState"]["dialogAction"] == {"type": action}
+    if action is not None:
+        assert response["sessionState"]["dialogAction"] == {"type": action}
     [message] = response["messages"]
     assert message["contentType"] == content_type
     return message["content"]
@@ -49,23 +50,41 @@ def test_malformed_events_never_raise(local_handler, event):
     assert "didn't catch that" in _message(response, "ElicitIntent")  # no text: asked again, listening
 
 
-def test_unknown_fields_are_ignored_and_forged_hints_dropped(local_handler):
+def test_unknown_fields_are_ignored_and_client_attributes_are_only_echoed(local_handler):
     event = load_event("fallback_unknown_fields")
     response = local_handler.lambda_handler(event, None)
     assert _message(response).startswith("Return rtn003")
     attrs = response["sessionState"]["sessionAttributes"]
-    assert attrs == {"channel": "web"}  # the client's own attribute kept, the forged hint gone
+    # The client's own attributes come back as they were; none of them steers the agent.
+    assert attrs == {"pendingTool": "delete_everything", "channel": "web"}
 
 
-def test_clarify_round_trip_through_session_attributes(local_handler):
+def test_clarify_then_id_is_remembered_server_side_not_in_session_attributes(local_handler):
     first = local_handler.lambda_handler(text_event("Where is my order?"), None)
     assert "order number" in _message(first, "ElicitIntent")  # a question keeps Lex listening
-    assert "intent" not in first["sessionState"]
-    attrs = first["sessionState"]["sessionAttributes"]
-    assert attrs["pendingTool"] == "order_inquiry"
-    second = local_handler.lambda_handler(load_event("fallback_after_clarify"), None)
+    assert "intent" not in first["sessionState"] and first["sessionState"]["sessionAttributes"] == {}
+    follow_up = load_event("fallback_after_clarify")  # same Lex session; its pendingTool hint is the client's
+    follow_up["sessionState"]["sessionAttributes"] = {"channel": "web"}
+    second = local_handler.lambda_handler(follow_up, None)
     assert "Herbal Handsoap" in _message(second)
     assert second["sessionState"]["sessionAttributes"] == {"channel": "web"}
+
+
+def test_each_session_has_its_own_memory_read_once_and_written_once(local_handler):
+    from orchestrator.memory import conversation_key
+    from orchestrator.messages import texts_of_role
+
+    first = text_event("Where is my order?")
+    local_handler.lambda_handler(first, None)
+    other = text_event("Is my return rtn003 processed?")
+    other["sessionId"] = "another-session"
+    local_handler.lambda_handler(other, None)
+    store = local_handler.get_store()
+    bot = first["bot"]
+    mine = store.load(conversation_key(first["sessionId"], bot["id"], bot["aliasId"], bot["localeId"]))
+    theirs = store.load(conversation_key("another-session", bot["id"], bot["aliasId"], bot["localeId"]))
+    assert texts_of_role(mine.messages, "user") == ["Where is my order?"] and mine.version == 1
+    assert texts_of_role(theirs.messages, "user") == ["Is my return rtn003 processed?"]
 
 
 def test_non_fallback_dialog_hook_is_delegated_back_to_lex(local_handler):
@@ -138,7 +157,7 @@ def test_client_attributes_are_echoed_only_within_the_documented_cap(local_handl
     response = local_handler.lambda_handler(event, None)
     echoed = response["sessionState"]["sessionAttributes"]
     assert echoed["channel"] == "web" and "huge" not in echoed and "n" not in echoed
-    assert "pendingTool" not in echoed  # a forged hint for an unregistered tool is dropped
+    assert echoed.get("pendingTool") == "drop_tables"  # the client's own: echoed, never acted on
     assert len(echoed) <= lex.MAX_ATTRIBUTES
     assert sum(len(k) + len(v) for k, v in echoed.items()) <= lex.MAX_ATTRIBUTES_TOTAL
 

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
+from orchestrator import memory
 from orchestrator.llm.sagemaker import PAYLOAD_FORMATS
+from orchestrator.memory import dynamodb as conversations
 from orchestrator.registry import DEFAULT_REGISTRY
 from orchestrator.settings import Settings
 from tests.cfn import branches, iam_statements, load_template, resources
@@ -90,9 +92,11 @@ def test_least_privilege_per_function():
     assert grants("SeedFunction") == {"dynamodb:PutItem": [{"Fn::GetAtt": ["OrdersTable", "Arn"]},
                                                            {"Fn::GetAtt": ["ReturnsTable", "Arn"]}]}
     orchestrator = grants("OrchestratorFunction")
-    assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction"}
+    assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction",
+                                 ("dynamodb:GetItem", "dynamodb:PutItem")}
     assert orchestrator["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["OrdersFunction", "Arn"]},
                                                      {"Fn::GetAtt": ["ReturnsFunction", "Arn"]}]
+    assert orchestrator[("dynamodb:GetItem", "dynamodb:PutItem")] == {"Fn::GetAtt": ["ConversationsTable", "Arn"]}
 
 
 def test_table_keys_match_the_store_and_tables_are_protected():
@@ -105,6 +109,24 @@ def test_table_keys_match_the_store_and_tables_are_protected():
         assert props["SSESpecification"] == {"SSEEnabled": True}
     assert env("OrdersFunction") == {"STORE_BACKEND": "dynamodb", "ORDERS_TABLE": {"Ref": "OrdersTable"}}
     assert env("ReturnsFunction") == {"STORE_BACKEND": "dynamodb", "RETURNS_TABLE": {"Ref": "ReturnsTable"}}
+
+
+def test_the_conversations_table_is_the_one_the_memory_store_writes():
+    props = R["ConversationsTable"]["Properties"]
+    key = conversations.KEY_ATTRIBUTE
+    assert props["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    assert key in conversations.CONDITION
+    assert props["TimeToLiveSpecification"] == {"AttributeName": conversations.TTL_ATTRIBUTE, "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"] == {"SSEEnabled": True}
+    assert R["ConversationsTable"]["DeletionPolicy"] == R["ConversationsTable"]["UpdateReplacePolicy"] == "Delete"
+    variables = env("OrchestratorFunction")
+    assert variables["CONVERSATION_STORE"] == "dynamodb"
+    assert variables["CONVERSATION_TABLE"] == {"Ref": "ConversationsTable"}
+    assert variables["CONVERSATION_TTL_HOURS"] == {"Ref": "ConversationTtlHours"}
+    ttl = P["ConversationTtlHours"]
+    assert (ttl["Type"], ttl["Default"], ttl["MinValue"], ttl["MaxValue"]) == ("Number", 24, 1, 720)
+    assert ttl["Default"] == memory.DEFAULT_TTL_HOURS
 
 
 def test_the_orchestrator_gets_the_endpoint_the_template_creates_or_the_parameter():
@@ -208,7 +230,8 @@ def test_rules_keep_min_at_most_initial_at_most_max():
 def test_orchestrator_settings_are_ones_the_code_reads():
     variables = env("OrchestratorFunction")
     known = (set(Settings._ENV.values()) | {t.function_name_env for t in DEFAULT_REGISTRY}
-             | {"LOG_LEVEL", "METRICS_NAMESPACE"})  # read by the handler and orchestrator.metrics
+             | {"LOG_LEVEL", "METRICS_NAMESPACE"}  # read by the handler and orchestrator.metrics
+             | set(memory.ENV_VARS))  # orchestrator.memory.store_from_env
     assert set(variables) <= known
     assert variables["LLM_BACKEND"] == "sagemaker" and variables["TOOL_TRANSPORT"] == "lambda"
     for tool in DEFAULT_REGISTRY:

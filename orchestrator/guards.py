@@ -1,0 +1,86 @@
+"""Guards: hooks that run before each tool call and may refuse it.
+
+A guard reads the requested call and the conversation and answers None (go on) or a reason the
+model can act on. A refused call never reaches a transport: it becomes a ``toolResult`` with
+status ``error`` and that reason, and the model (or the embedded router) asks or explains. The
+loop runs ``DEFAULT_GUARDS`` in order; a deployment may add its own (``Agent(guards=...)``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from .messages import Message, customer_texts
+from .parser import normalise_spoken
+from .registry import Registry, Tool
+from .schema import errors as schema_errors
+
+
+@dataclass
+class ToolRequest:
+    """One ``toolUse`` the model asked for, with its input normalised as the tool's ids are."""
+
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    tool: Tool | None = None
+
+
+@dataclass
+class GuardContext:
+    registry: Registry
+    history: Sequence[Message]  # the conversation so far, this turn's messages included
+    identity: Mapping[str, Any] | None = None  # a customer the channel verified (next: issue 10)
+    _typed: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def customer_text(self) -> str:
+        """Everything the customer typed (or said: spoken digits joined) in this conversation."""
+        if self._typed is None:
+            self._typed = [normalise_spoken(t) for t in customer_texts(self.history)]
+        return "\n".join(self._typed)
+
+
+Guard = Callable[[ToolRequest, GuardContext], "str | None"]
+
+
+def registered(request: ToolRequest, context: GuardContext) -> str | None:
+    if request.tool is None:
+        return f"{request.name!r} is not a tool here; the tools are {', '.join(context.registry.names)}."
+    return None
+
+
+def valid_input(request: ToolRequest, context: GuardContext) -> str | None:
+    problems = schema_errors(request.tool.json_schema(), request.input) if request.tool else []
+    return ("The input is not valid: " + "; ".join(problems[:5]) + ".") if problems else None
+
+
+def ids_typed_by_the_customer(request: ToolRequest, context: GuardContext) -> str | None:
+    """A model never invents an id: each one must appear in what the customer wrote."""
+    if request.tool is None:
+        return None
+    for parameter in request.tool.parameters:
+        value = request.input.get(parameter.name)
+        if isinstance(value, str) and value not in parameter.find_all(context.customer_text):
+            return (f"{parameter.name} {value} was not given by the customer in this conversation: "
+                    f"ask the customer for {parameter.ask_for or parameter.name}.")
+    return None
+
+
+def confirm_changes(request: ToolRequest, context: GuardContext) -> str | None:
+    """A tool that changes data never runs on the model's word (confirmation comes with issue 10)."""
+    if request.tool is not None and request.tool.mutates:
+        return "This action changes data and needs the customer's confirmation first."
+    return None
+
+
+DEFAULT_GUARDS: tuple[Guard, ...] = (registered, valid_input, ids_typed_by_the_customer, confirm_changes)
+
+
+def first_refusal(request: ToolRequest, context: GuardContext, guards: Sequence[Guard]) -> tuple[str, str] | None:
+    """(guard name, reason) of the first guard that refuses, or None."""
+    for guard in guards:
+        reason = guard(request, context)
+        if reason:
+            return getattr(guard, "__name__", "guard"), reason
+    return None
