@@ -27,14 +27,16 @@ def resolve(value):
     if isinstance(value, dict) and "Ref" in value:
         return {**TABLES, **FUNCTIONS, "AgentPlanner": "fewshot", "MaxSteps": "2", "LogLevel": "INFO",
                 "SageMakerPayloadFormat": "jumpstart", "EndpointName": "lex-agent-flan-ul2",
-                "MetricsNamespace": "LexLlmAgent", "ConversationTtlHours": "24"}[value["Ref"]]
+                "MetricsNamespace": "LexLlmAgent", "ConversationTtlHours": "24", "ModelAdapter": "flan",
+                "AWS::NoValue": None}[value["Ref"]]
     if isinstance(value, dict) and "Fn::If" in value:
         return resolve(value["Fn::If"][2])  # CreateEndpoint=false: the parameter's endpoint name
     return value
 
 
 def function_env(logical):
-    return {k: str(resolve(v)) for k, v in T["Resources"][logical]["Properties"]["Environment"]["Variables"].items()}
+    variables = T["Resources"][logical]["Properties"]["Environment"]["Variables"]
+    return {k: str(resolve(v)) for k, v in variables.items() if resolve(v) is not None}
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def test_least_privilege_per_function():
     assert grants("SeedFunction") == {"dynamodb:PutItem": [{"Fn::GetAtt": ["OrdersTable", "Arn"]},
                                                            {"Fn::GetAtt": ["ReturnsTable", "Arn"]}]}
     orchestrator = grants("OrchestratorFunction")
-    assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction",
+    assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction", "bedrock:InvokeModel",
                                  ("dynamodb:GetItem", "dynamodb:PutItem")}
     assert orchestrator["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["OrdersFunction", "Arn"]},
                                                      {"Fn::GetAtt": ["ReturnsFunction", "Arn"]}]
@@ -324,3 +324,16 @@ def test_lex_web_ui_parameters_use_the_names_its_stack_takes():
                      "LexV2BotLocaleId": T["Outputs"]["LocaleId"]["Value"]}
     [locale] = R["SupportBot"]["Properties"]["BotLocales"]
     assert pairs["LexV2BotLocaleId"] == locale["LocaleId"]
+
+
+def test_the_model_adapter_parameter_names_adapters_the_code_has_and_bedrock_gets_one_model():
+    from orchestrator.settings import MODEL_ADAPTERS
+
+    assert set(T["Parameters"]["ModelAdapter"]["AllowedValues"]) <= set(MODEL_ADAPTERS)
+    variables = env("OrchestratorFunction")
+    assert variables["MODEL_ADAPTER"] == {"Ref": "ModelAdapter"}
+    statements = [s for policy in R["OrchestratorFunction"]["Properties"]["Policies"] for s in policy["Statement"]]
+    [bedrock] = [s["Fn::If"][1] for s in statements if isinstance(s, dict) and "Fn::If" in s
+                 and s["Fn::If"][0] == "UseBedrock"]
+    assert bedrock["Action"] == "bedrock:InvokeModel"
+    assert bedrock["Resource"]["Fn::Sub"].endswith(":foundation-model/${BedrockModelId}")
