@@ -75,3 +75,21 @@ def test_a_new_tool_reaches_the_prompt_without_editing_it():
     assert "loyalty_points: Look up a loyalty account's points balance." in prompt
     assert "Question: How many points does LP1234 have?\nTool: loyalty_points" in prompt
     assert "loyalty_points" not in render_prompt("points for LP9999?", DEFAULT_REGISTRY)
+
+
+# ---- one declaration: the tool Lambdas and the store agree with the registry --------------------
+@pytest.mark.parametrize("tool", list(DEFAULT_REGISTRY), ids=lambda t: t.name)
+def test_each_tool_lambda_reads_the_registry_fields_and_patterns(tool):
+    import importlib
+
+    from tools.lookup import LookupTool
+    from tools.store import TABLE_KEYS
+
+    module = importlib.import_module(tool.local_handler.split(":")[0])
+    [lookup] = [v for v in vars(module).values() if isinstance(v, LookupTool)]
+    [parameter] = tool.parameters
+    assert lookup.id_field == parameter.wire_name and TABLE_KEYS[lookup.table] == parameter.wire_name
+    assert lookup.noun == tool.noun
+    samples = [e.arguments[parameter.name] for e in tool.examples if e.arguments] + ["12345", "1234567", "rtn12", "١٢٣٤٥٦"]
+    for value in samples:  # the tool accepts exactly the ids the registry's pattern accepts
+        assert bool(lookup.pattern.fullmatch(lookup.normalise(value))) == (parameter.validate(value) is not None), value

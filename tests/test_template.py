@@ -234,9 +234,19 @@ def test_orchestrator_settings_are_ones_the_code_reads():
              | set(memory.ENV_VARS))  # orchestrator.memory.store_from_env
     assert set(variables) <= known
     assert variables["LLM_BACKEND"] == "sagemaker" and variables["TOOL_TRANSPORT"] == "lambda"
-    for tool in DEFAULT_REGISTRY:
-        function = {"order_inquiry": "OrdersFunction", "returns_inquiry": "ReturnsFunction"}[tool.name]
+    for tool in DEFAULT_REGISTRY:  # derived from the registry: the function whose handler is the tool's
+        [function] = [name for name, r in resources(T, "AWS::Serverless::Function").items()
+                      if r["Properties"].get("Handler") == tool.local_handler.replace(":", ".")]
         assert variables[tool.function_name_env] == {"Ref": function}
+        assert function in {target.removeprefix("build-") for target in _makefile_targets()}
+
+
+def _makefile_targets():
+    import pathlib
+    import re as _re
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    return {t for line in text.splitlines() if (m := _re.match(r"^([\w -]+):", line)) for t in m.group(1).split()}
     assert T["Parameters"]["AgentPlanner"]["AllowedValues"] == ["fewshot", "toolcall"]
 
 
