@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test chat bench eval devset clean sam-check sam-build endpoint-params
+.PHONY: demo test chat bench bench-strands eval devset clean sam-check sam-build endpoint-params
 
 $(VENV)/.local: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ bench: $(VENV)/.dev  ## import cost, per-turn latency, router-embedding figures 
 	$(PY) benchmarks/turn_latency.py
 	$(PY) benchmarks/router_embedders.py
 	$(PY) benchmarks/fault_table.py
+	@if [ -x .venv-bench/bin/python ]; then .venv-bench/bin/python benchmarks/vs_strands.py; \
+	else $(PY) benchmarks/vs_strands.py; echo "  (make bench-strands installs Strands Agents into .venv-bench/)"; fi
+
+bench-strands:  ## our loop next to Strands Agents, in its own environment (.venv-bench/)
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip --disable-pip-version-check -q install -r benchmarks/requirements-strands.txt -e .
+	.venv-bench/bin/python benchmarks/vs_strands.py
 
 eval: $(VENV)/.local  ## score the embedded default on the committed evaluation sets (evals/)
 	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .budget import Deadline
 from .dispatcher import Transport, dispatch
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
-from .interpreter import Interpreter, answer_text, answer_usable
+from .interpreter import answer_text, answer_usable
 from .messages import (STOP_TOOL_USE, Message, append_results, assistant_text, text_of, tool_result, tool_uses,
                        user_text)
 from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
@@ -73,14 +73,13 @@ class Agent:
         system: str = "",
         tool_choice: Mapping[str, Any] | None = None,
         inference: Inference = Inference(),
-        interpreter: Interpreter | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         if hasattr(model, "plan") and not hasattr(model, "converse"):  # a bare planner (tests, plug-ins)
             from .models.embedded import PlannerModel
 
-            model = PlannerModel(model, registry, interpreter=interpreter)
+            model = PlannerModel(model, registry)
         self.registry = registry
         self.model: Model = model
         self.transport = transport
@@ -96,8 +95,7 @@ class Agent:
         """The planner behind an embedded or text2text model (None for a native tool-calling one)."""
         return getattr(self.model, "planner", None)
 
-    def with_registry(self, registry: Registry, transport: Transport | None = None,
-                      interpreter: Interpreter | None = None) -> "Agent":
+    def with_registry(self, registry: Registry, transport: Transport | None = None) -> "Agent":
         """The same agent over other tools (the eval's per-line tool specs)."""
         clone = copy.copy(self)
         clone.registry, clone.hooks = registry, list(self.hooks)

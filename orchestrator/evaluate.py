@@ -24,7 +24,6 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
-from .interpreter import Interpreter
 from .planners.toolcall import parse_reply
 from .registry import NO_TOOL, Registry, Tool
 from .toolspecs import tool_from_spec
@@ -192,7 +191,7 @@ def agent_for(agent: Any, case: Case) -> Any:
     """
     if case.tools is None:
         return agent
-    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), NotRunTransport(), Interpreter())
+    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), NotRunTransport())
 
 
 def run_case(agent: Any, case: Case) -> TurnRecord:

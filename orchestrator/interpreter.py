@@ -1,18 +1,17 @@
 """The output parser and the output interpreter.
 
-The output parser turns a tool's answer into the customer's words. The interpreter decides
-whether that answers the question (the blog's filter for "What is the impact of return rtn001 on
-world peace?"). With an LLM backend it asks the model after the call; without one it checks,
-before the call, that the question asks only about things the tool covers.
+The output parser (``answer_text``) turns a tool's answer into the customer's words. The
+interpreter (``covers``) is the blog's filter for "What is the impact of return rtn001 on world
+peace?": before any call, it checks that the question asks only about things the tools cover. (The
+blog asked the model after the call whether the tool's answer fitted; a small model said no to
+plain look-ups, so the question is judged instead, and a found answer is never vetoed.)
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Mapping
 
-from .budget import Deadline
-from .llm import LLM, LLMError
 from .registry import Registry, Tool
 from .replies import MAX_TOOL_SENTENCE_CHARS, NOT_FOUND_REPLY, UNAVAILABLE_REPLY, clean_text, looks_internal
 from .turn import ToolResult
@@ -125,50 +124,3 @@ def answer_usable(result: ToolResult) -> bool:
     if result.status_code == 404:
         return True
     return result.status_code == 200 and bool(clean_text(result.body)) and not looks_internal(result.body)
-
-
-def relevance_prompt(question: str, answer: str) -> str:
-    return (
-        "A customer asked a question and our order system gave an answer.\n"
-        f"Question: {question.strip()}\n"
-        f"Answer: {answer.strip()}\n"
-        "Does the answer respond to what the customer asked? Answer yes or no.\n"
-        "Response:"
-    )
-
-
-class Interpreter:
-    """Decides whether a tool's answer should be given to the customer."""
-
-    def __init__(self, llm: LLM | None = None) -> None:
-        self.llm = llm
-
-    @property
-    def checks_before_call(self) -> bool:
-        return self.llm is None
-
-    def precheck(self, text: str, registry: Registry) -> bool:
-        """Without an LLM: is the question about something the tools cover at all?"""
-        return covers(text, registry)
-
-    def relevant(self, text: str, answer: str, registry: Registry, deadline: Deadline) -> tuple[bool, int, str]:
-        """After the call, with an LLM: (relevant, model calls, how it was decided)."""
-        if self.llm is None:
-            return covers(text, registry), 0, "coverage"
-        try:
-            output = self.llm.generate(
-                relevance_prompt(text, answer), max_tokens=3, stop=("\n",), timeout_s=deadline.remaining()
-            )
-        except LLMError:
-            # The model could not judge: fall back to the rule, rather than lose the answer.
-            return covers(text, registry), 1, "coverage_fallback"
-        verdict = output.strip().lower()
-        if verdict.startswith("no"):
-            return False, 1, "model"
-        if verdict.startswith("yes"):
-            return True, 1, "model"
-        return covers(text, registry), 1, "coverage_fallback"
-
-
-def from_llm(llm: Any) -> Interpreter:
-    return Interpreter(llm)

@@ -8,7 +8,6 @@ import pytest
 from orchestrator.agent import Agent
 from orchestrator.dispatcher import InProcessTransport
 from orchestrator.evaluate import evaluate, parse_case
-from orchestrator.interpreter import Interpreter
 from orchestrator.llm.scripted import ScriptedLLM
 from orchestrator.planners.fewshot import FewShotPlanner, render_prompt
 from orchestrator.registry import DEFAULT_REGISTRY
@@ -84,7 +83,7 @@ def test_the_few_shot_prompt_renders_the_line_tools_only():
 
 def test_eval_with_the_few_shot_planner_calls_the_unseen_tool_without_running_it():
     llm = ScriptedLLM(["ticket_status", "no_tool"])
-    agent = Agent(DEFAULT_REGISTRY, FewShotPlanner(llm), InProcessTransport(), interpreter=Interpreter(llm))
+    agent = Agent(DEFAULT_REGISTRY, FewShotPlanner(llm), InProcessTransport())
     lines = [json.dumps({"id": "t", "messages": [{"role": "user", "content": "Is ticket T-0042 closed yet?"}], "tools": [OPENAI],
                          "expected": {"behavior": "execute", "tool": "ticket_status", "arguments": {"ticket_id": "T-0042"}}}),
              json.dumps({"id": "o", "messages": [{"role": "user", "content": "Tell me a joke"}], "tools": {"tools": [CONVERSE]},

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ..budget import Deadline
-from ..interpreter import Interpreter, covers
+from ..interpreter import covers
 from ..messages import (STOP_END_TURN, STOP_TOOL_USE, Message, assistant, assistant_text, last_user_text,
                         new_tool_use_id, result_text, text_of, tool_results, tool_use)
 from ..parser import normalise_spoken, parse_call
@@ -38,15 +38,13 @@ def pending_tool(history: Sequence[Message], registry: Registry) -> str | None:
 class PlannerModel:
     """A ``Planner`` (router, fewshot, toolcall) behind the model protocol."""
 
-    def __init__(self, planner: Planner, registry: Registry, *, name: str | None = None,
-                 interpreter: Interpreter | None = None) -> None:
+    def __init__(self, planner: Planner, registry: Registry, *, name: str | None = None) -> None:
         self.planner = planner
         self.registry = registry
         self.name = name or planner.name
-        self.interpreter = interpreter or Interpreter()  # kept for plug-ins; the question is judged by ``covers``
 
     def with_registry(self, registry: Registry) -> "PlannerModel":
-        return PlannerModel(self.planner, registry, name=self.name, interpreter=self.interpreter)
+        return PlannerModel(self.planner, registry, name=self.name)
 
     def converse(self, messages: Sequence[Message], *, tools: Sequence[Mapping[str, Any]] = (),
                  tool_choice: Mapping[str, Any] | None = None, system: str = "", inference: Inference = Inference(),
