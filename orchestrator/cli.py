@@ -141,10 +141,6 @@ def cmd_converse(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     check_settings(settings)
-    agent = build_agent(settings)
-    warm_up = getattr(agent.planner, "warm_up", None)
-    if warm_up:  # keep the one-off model load out of the per-turn latency figures
-        warm_up(agent.registry)
     try:
         with open(args.file, encoding="utf-8") as source:
             lines = source.readlines()
@@ -152,6 +148,10 @@ def cmd_converse(args: argparse.Namespace) -> int:
         raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ValueError(f"cannot read {args.file}: not UTF-8 text") from None
+    agent = build_agent(settings)
+    warm_up = getattr(agent.planner, "warm_up", None)
+    if warm_up:  # keep the one-off model load out of the per-turn latency figures
+        warm_up(agent.registry)
     try:
         output = open(args.output, "w", encoding="utf-8") if args.output else None
     except OSError as exc:
