@@ -32,6 +32,12 @@ def client(service: str, timeout_s: float, region: str | None = None) -> Any:
     return _client(service, max(1, math.ceil(timeout_s)), region)
 
 
+def error_code(exc: Any) -> str:
+    """The AWS error code of a ClientError, as letters and digits only (it goes into logs)."""
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", "Unknown"))
+    return "".join(c for c in code if c.isalnum())[:64] or "Unknown"
+
+
 def clear_clients() -> None:
     """Forget cached clients (tests that point botocore at another endpoint)."""
     _client.cache_clear()

@@ -3,9 +3,10 @@
 ``Deadline`` is the one clock of a turn. ``run_within`` enforces it *in total* around a blocking
 call: socket timeouts are per read, so a reply that trickles in a byte at a time would otherwise
 outlive any read timeout. The call runs on a daemon thread; when the deadline passes the turn
-goes on without it. An abandoned call is left to end on its own socket timeouts (each at most
-what was left of the turn); while too many are still running, new calls fail at once rather than
-pile up threads against a service that is not answering.
+goes on without it. The callers read bodies in small pieces against the same end time
+(``wire.read_capped``), so an abandoned call stops at its next read; while too many calls to one
+target are still running, new calls to it fail at once rather than pile up threads against a
+service that is not answering (a breaker per target: a hung model does not stop the tools).
 """
 from __future__ import annotations
 
@@ -61,40 +62,48 @@ class Deadline:
         return cls(limit - margin)
 
 
-_abandoned = 0
+_abandoned: dict[str, int] = {}
 _abandoned_lock = threading.Lock()
 
 
-def abandoned_calls() -> int:
-    """How many calls given up at a deadline are still running (for tests and the benchmark)."""
-    return _abandoned
+def abandoned_calls(target: str | None = None) -> int:
+    """How many calls given up at a deadline are still running, to ``target`` or in all."""
+    with _abandoned_lock:
+        return _abandoned.get(target, 0) if target is not None else sum(_abandoned.values())
 
 
-def run_within(timeout_s: float, call: Callable[[], T], *, name: str = "call") -> T:
+class CallFailed(RuntimeError):
+    """The call ended with something that is not an ``Exception`` (``SystemExit``, say)."""
+
+
+def run_within(timeout_s: float, call: Callable[[], T], *, name: str = "call", target: str | None = None) -> T:
     """``call()``, or ``DeadlineExceeded`` once ``timeout_s`` has passed, whatever the call does.
 
-    The call's own exception is re-raised in the caller's thread.
+    The call's own ``Exception`` is re-raised in the caller's thread; anything else it raised (a
+    ``SystemExit`` from a plug-in) becomes ``CallFailed``, so it cannot end the Lambda's turn.
+    ``target`` (an endpoint, a function) has its own count of abandoned calls.
     """
-    global _abandoned
+    key = target or name
     if timeout_s <= 0:
         raise DeadlineExceeded(f"no time left for the {name}")
-    if _abandoned >= MAX_ABANDONED_CALLS:
-        raise TooManyAbandonedCalls(f"{_abandoned} earlier calls still hang")
+    if abandoned_calls(key) >= MAX_ABANDONED_CALLS:
+        raise TooManyAbandonedCalls(f"{abandoned_calls(key)} earlier calls to it still hang")
     done = threading.Event()
     outcome: dict[str, Any] = {}
     state = {"abandoned": False}
 
     def worker() -> None:
-        global _abandoned
         try:
             outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, whatever it is
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
             outcome["error"] = exc
+        except BaseException as exc:  # noqa: BLE001 - never let it end the process from here
+            outcome["error"] = CallFailed(f"the {name} raised {type(exc).__name__}")
         finally:
             with _abandoned_lock:
                 done.set()
                 if state["abandoned"]:
-                    _abandoned -= 1
+                    _abandoned[key] -= 1
 
     thread = threading.Thread(target=worker, name=f"deadline-{name}", daemon=True)
     thread.start()
@@ -102,7 +111,7 @@ def run_within(timeout_s: float, call: Callable[[], T], *, name: str = "call") -
         with _abandoned_lock:
             if not done.is_set():
                 state["abandoned"] = True
-                _abandoned += 1
+                _abandoned[key] = _abandoned.get(key, 0) + 1
                 raise DeadlineExceeded(f"the {name} did not finish in {timeout_s:.1f}s")
     if "error" in outcome:
         raise outcome["error"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Callable, Mapping, Protocol
 
 from . import aws, wire
@@ -51,7 +52,8 @@ class InProcessTransport:
     def invoke(self, tool: Tool, payload: dict[str, str], timeout_s: float) -> ToolResult:
         try:
             handler = self._handler(tool)
-            return result_from_response(run_within(timeout_s, lambda: handler(dict(payload), None), name="tool call"))
+            return result_from_response(run_within(timeout_s, lambda: handler(dict(payload), None), name="tool call",
+                                                   target=f"inprocess:{tool.name}"))
         except DeadlineExceeded:
             return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
         except Exception as exc:  # noqa: BLE001 - a crashing tool is a 502, never a crashed turn
@@ -82,29 +84,31 @@ class LambdaTransport:
         if timeout_s <= 0:
             return ToolResult(504, "", error="no time left for the tool call")
 
+        end = time.monotonic() + timeout_s
+
         def invoke() -> tuple[str | None, bytes]:
             response = self._client_for(timeout_s).invoke(
                 FunctionName=function_name,
                 InvocationType="RequestResponse",
                 Payload=json.dumps(payload).encode("utf-8"),
             )
-            return response.get("FunctionError"), wire.read_capped(response["Payload"], wire.MAX_TOOL_RESPONSE_BYTES)
+            return response.get("FunctionError"), wire.read_capped(response["Payload"], wire.MAX_TOOL_RESPONSE_BYTES, end)
 
         try:
             # The read timeout bounds each socket read; run_within bounds the whole call.
-            function_error, raw = run_within(timeout_s, invoke, name="tool call")
+            function_error, raw = run_within(timeout_s, invoke, name="tool call", target=f"lambda:{function_name}")
         except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError):
             return ToolResult(504, "", error=f"tool did not answer in {timeout_s:.1f}s")
         except TooManyAbandonedCalls as exc:
             return ToolResult(503, "", error=f"tool not answering: {exc}")
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            code = aws.error_code(exc)
             return ToolResult(502, "", error=f"lambda invoke failed: {code}")
         except BotoCoreError as exc:
             return ToolResult(502, "", error=f"lambda invoke failed: {type(exc).__name__}")
         except wire.WireError as exc:
             return ToolResult(502, "", error=f"tool answer unusable: {exc}")
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - a transport never raises: a thread that cannot start, say
             return ToolResult(502, "", error=f"lambda invoke failed: {type(exc).__name__}")
         if function_error:
             kind = "".join(c for c in str(function_error) if c.isalnum())[:32]

@@ -21,7 +21,10 @@ from .turn import TurnRecord
 
 logger = logging.getLogger("orchestrator")
 if logger.level == logging.NOTSET:  # the CLI quietens it before importing us
-    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    try:
+        logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+    except ValueError:  # an unknown level name must not stop the function from starting
+        logger.setLevel(logging.INFO)
 # At DEBUG, botocore logs whole request bodies (the customer's words in a prompt). Whatever
 # LOG_LEVEL or the function's log level says, the AWS SDK's loggers stay at WARNING.
 for _name in ("botocore", "boto3", "urllib3", "s3transfer"):

@@ -15,7 +15,7 @@ import re
 from typing import Any, Mapping
 
 from .replies import MAX_REPLY_CHARS, clean_text
-from .speech import to_ssml
+from .speech import for_speech, to_ssml
 
 FALLBACK_INTENT = "FallbackIntent"
 INTENT_STATES = ("Failed", "Fulfilled", "FulfillmentInProgress", "InProgress", "ReadyForFulfillment", "Waiting")
@@ -32,7 +32,7 @@ MAX_TRANSCRIPT_CHARS = 1024
 MAX_ATTRIBUTES = 20
 MAX_ATTRIBUTE_KEY_LENGTH = 100
 MAX_ATTRIBUTE_LENGTH = 1024
-MAX_ATTRIBUTES_TOTAL = 4096  # characters of keys and values together
+MAX_ATTRIBUTES_TOTAL = 4096  # UTF-8 bytes of keys and values together
 
 FALLBACK_MESSAGE = "Sorry, I have no answer to that. Please ask about an order or a return."
 
@@ -61,6 +61,11 @@ _VALUE_FIELDS = {"originalValue", "interpretedValue", "resolvedValues"}
 _MAX_SLOT_DEPTH = 3
 
 
+def _is_filled(value: Any) -> bool:
+    """Text of at least one character (Lex rejects an empty slot value)."""
+    return _is_text(value) and value != ""
+
+
 def _valid_slot(slot: Any, depth: int = 0) -> bool:
     """A slot object as the Lex V2 Slot data type defines it (or null, for an unfilled slot)."""
     if slot is None:
@@ -71,12 +76,12 @@ def _valid_slot(slot: Any, depth: int = 0) -> bool:
         return False
     value = slot.get("value")
     if value is not None:
-        if not isinstance(value, dict) or not set(value) <= _VALUE_FIELDS or not _is_text(value.get("interpretedValue")):
+        if not isinstance(value, dict) or not set(value) <= _VALUE_FIELDS or not _is_filled(value.get("interpretedValue")):
             return False
-        if "originalValue" in value and not _is_text(value["originalValue"]):
+        if "originalValue" in value and not _is_filled(value["originalValue"]):
             return False
         resolved = value.get("resolvedValues", [])
-        if not isinstance(resolved, list) or not all(_is_text(v) for v in resolved):
+        if not isinstance(resolved, list) or not all(_is_filled(v) for v in resolved):
             return False
     values = slot.get("values", [])
     if not isinstance(values, list) or not all(v is not None and _valid_slot(v, depth + 1) for v in values):
@@ -101,10 +106,11 @@ def cap_attributes(attributes: Any) -> dict[str, str]:
             continue
         if not key or len(key) > MAX_ATTRIBUTE_KEY_LENGTH or len(value) > MAX_ATTRIBUTE_LENGTH:
             continue
-        if total + len(key) + len(value) > MAX_ATTRIBUTES_TOTAL:
+        size = len(key.encode("utf-8")) + len(value.encode("utf-8"))
+        if total + size > MAX_ATTRIBUTES_TOTAL:
             continue
         kept[key] = value
-        total += len(key) + len(value)
+        total += size
     return kept
 
 
@@ -211,6 +217,7 @@ def message(text: str, *, voice: bool = False) -> dict[str, str]:
         ssml = to_ssml(text)
         if ssml is not None:
             return {"contentType": "SSML", "content": ssml}
+        text = clean_text(for_speech(text), MAX_REPLY_CHARS)  # too long for SSML: still no tracking wall
     return {"contentType": "PlainText", "content": text}
 
 

@@ -14,6 +14,8 @@ OUT_OF_SCOPE_REPLY = (
     "Sorry, I can only help with orders and returns. "
     "Please give me your order number or return id and tell me what you'd like to know."
 )
+THANKS_REPLY = "You're welcome! Let me know if there is anything else about your orders or returns."
+GOODBYE_REPLY = "Goodbye, and thank you for shopping with us."
 EMPTY_INPUT_REPLY = "Sorry, I didn't catch that. What would you like to know about your order or return?"
 TIMEOUT_REPLY = (
     "Sorry, this is taking longer than expected. Please try again in a moment."
@@ -30,14 +32,19 @@ MAX_TOOL_SENTENCE_CHARS = 600
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
 # Text that belongs in a log, not in front of a customer.
 _INTERNALS = re.compile(
-    r"Traceback|File \"|arn:aws|Exception\b|botocore|boto3|\bat 0x[0-9a-f]+|[A-Za-z]+Error:|stack ?trace",
+    r"Traceback|File \"|arn:aws|Exception\b|botocore|boto3|\bat 0x[0-9a-f]+|\b[A-Za-z]*Error[:(]|stack ?trace"
+    r"|Task timed out|object is not subscriptable|NoneType|/var/task",
     re.IGNORECASE,
 )
 
 
+# Tool sentences are a few hundred characters; only this much of a body is ever read.
+MAX_TOOL_BODY_CHARS = 4096
+
+
 def looks_internal(text: str) -> bool:
     """True when ``text`` carries a stack trace, an ARN or an exception name."""
-    return bool(_INTERNALS.search(text or ""))
+    return bool(_INTERNALS.search((text or "")[:MAX_TOOL_BODY_CHARS]))
 
 
 def utf16_length(text: str) -> int:
@@ -47,7 +54,7 @@ def utf16_length(text: str) -> int:
 
 def clean_text(text: str, limit: int = MAX_REPLY_CHARS) -> str:
     """One line of printable text of at most ``limit`` UTF-16 units, cut at a word when it must be."""
-    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    text = " ".join(_CONTROL.sub(" ", (text or "")[: 4 * limit]).split())
     if utf16_length(text) <= limit:
         return text
     cut, units = [], 0
@@ -75,9 +82,17 @@ def is_greeting(text: str) -> bool:
     return bool(_GREETING.match(text or ""))
 
 
+_THANKS = re.compile(r"^\s*(thanks|thank\s+you|thx|cheers|ta)\b", re.IGNORECASE)
+_GOODBYE = re.compile(r"\b(bye|goodbye|see\s+you)\b", re.IGNORECASE)
+
+
 def no_tool_reply(text: str) -> tuple[str, str]:
-    """(reason, reply) for a turn that calls no tool."""
+    """(reason, reply) for a turn that calls no tool: a hello, a thank-you, a goodbye, or the scope."""
     if is_greeting(text):
+        if _GOODBYE.search(text):
+            return "greeting", GOODBYE_REPLY
+        if _THANKS.match(text):
+            return "greeting", THANKS_REPLY
         return "greeting", GREETING_REPLY
     return "out_of_scope", OUT_OF_SCOPE_REPLY
 

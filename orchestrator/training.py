@@ -24,7 +24,7 @@ import re
 from typing import Any, Iterator
 
 from .registry import Registry, Tool
-from .replies import GREETING_REPLY, OUT_OF_SCOPE_REPLY, clarify_question, is_greeting
+from .replies import clarify_question, no_tool_reply
 
 SHARES = {"execute": 0.60, "clarify": 0.25, "refuse": 0.15}
 REGISTERS = ("formal", "casual", "terse")
@@ -110,7 +110,7 @@ def generate(registry: Registry, count: int = 1000, seed: int = 0) -> Iterator[d
             else:
                 utterance = refusals[i % len(refusals)]
                 text = phrase(utterance, register, rng)
-                truth = GREETING_REPLY if is_greeting(utterance) else OUT_OF_SCOPE_REPLY
+                truth = no_tool_reply(utterance)[1]
             lines.append({
                 "data_source": "lex-llm-agent",
                 "ability": "tool_use",

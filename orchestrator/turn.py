@@ -66,7 +66,8 @@ class TurnRecord:
     tool: str | None = None
     arguments: dict[str, str] = field(default_factory=dict)
     status_code: int | None = None  # the last tool call's status code
-    # found, not_found, greeting, out_of_scope, not_relevant, missing_id, empty_input; failures:
+    # found, not_found, greeting, out_of_scope, not_relevant, missing_id, empty_input, invalid_tool,
+    # unknown_tool, model_asked, pending_tool, follow_up, refused, no_tool; failures:
     # deadline, model_timeout, model_error, planner_error, tool_timeout, tool_unavailable, internal_error
     reason: str = ""
     error: str | None = None  # a failure's detail ("endpoint error ThrottlingException"): no customer text

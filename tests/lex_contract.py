@@ -523,7 +523,8 @@ class _Checker:
 
     def sizes(self, response: dict) -> None:
         try:
-            output = json.dumps(response).encode("utf-8")  # what the Python Lambda runtime sends
+            # What the Python Lambda runtime sends (awslambdaric serialises with ensure_ascii=False).
+            output = json.dumps(response, ensure_ascii=False).encode("utf-8", "replace")
         except (TypeError, ValueError) as exc:
             self.add("json", "response", f"cannot be serialised: {exc}")
             return

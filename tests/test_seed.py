@@ -108,11 +108,27 @@ def test_an_exception_answers_failed_once():
     assert no_deadline_thread()
 
 
-def test_a_failed_put_to_cloudformation_is_not_followed_by_a_second_answer():
+def test_an_undelivered_success_is_followed_by_one_failed_so_the_stack_does_not_wait_an_hour():
     answers = Answers(fail=True)
     seed.lambda_handler({**EVENT, "RequestType": "Delete", "PhysicalResourceId": "sample-data-seed"},
                         Context(LEFT_S), resource=Resource(), opener=answers)
-    assert answers.statuses == ["SUCCESS"]  # tried once; no FAILED after the network error
+    assert answers.statuses == ["SUCCESS", "FAILED"]  # nothing was delivered: one last try, then stop
+    assert no_deadline_thread()
+
+
+def test_a_hanging_success_put_gives_up_in_time_for_the_failed_answer():
+    class Hanging(Answers):
+        def __call__(self, request, timeout):
+            super().__call__(request, timeout) if json.loads(request.data)["Status"] == "FAILED" else None
+            if json.loads(request.data)["Status"] == "SUCCESS":
+                self.sent.append((time.monotonic() - self.start, json.loads(request.data)))
+                time.sleep(timeout)  # the PUT hangs for as long as it is allowed to
+                raise TimeoutError("timed out")
+
+    answers = Hanging()
+    seed.lambda_handler(EVENT, Context(LEFT_S), resource=Resource(), opener=answers)
+    assert answers.statuses == ["SUCCESS", "FAILED"]
+    assert answers.sent[-1][0] < LEFT_S  # FAILED went out before the function would have timed out
     assert no_deadline_thread()
 
 

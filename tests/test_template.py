@@ -261,9 +261,12 @@ def test_no_log_level_lets_botocore_log_payloads():
     assert "DEBUG" not in P["LogLevel"]["AllowedValues"] and P["LogLevel"]["Default"] == "INFO"
     logging_config = T["Globals"]["Function"]["LoggingConfig"]
     assert logging_config["ApplicationLogLevel"] == {"Ref": "LogLevel"} and logging_config["SystemLogLevel"] != "DEBUG"
-    assert env("OrchestratorFunction")["LOG_LEVEL"] == {"Ref": "LogLevel"}
+    # The orchestrator stays at INFO: its turn record and metric line are INFO and must never be filtered.
+    assert env("OrchestratorFunction")["LOG_LEVEL"] == "INFO"
+    assert R["OrchestratorFunction"]["Properties"]["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
     for name, function in resources(T, "AWS::Serverless::Function").items():
-        assert "LoggingConfig" not in function["Properties"], f"{name} overrides the global log level"
+        if name != "OrchestratorFunction":
+            assert "LoggingConfig" not in function["Properties"], f"{name} overrides the global log level"
     assert "WARNING" in P["LogLevel"]["Description"]
 
 

@@ -68,23 +68,27 @@ def send(event: Mapping[str, Any], status: str, reason: str, data: Mapping[str, 
 class _Answer:
     """Answers CloudFormation at most once: the first caller sends, later ones are dropped."""
 
-    def __init__(self, event: Mapping[str, Any], opener: Callable[..., Any]) -> None:
+    def __init__(self, event: Mapping[str, Any], opener: Callable[..., Any], context: Any = None) -> None:
         self._event, self._opener = event, opener
+        self._remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
         self._lock = threading.Lock()
-        self.status: str | None = None  # what was sent, once something was
+        self.status: str | None = None  # what was delivered, once something was
 
     def __call__(self, status: str, reason: str, data: Mapping[str, Any] | None = None,
                  timeout: float = 10.0) -> bool:
-        with self._lock:  # held while sending, so a racing caller sees the answer as given
+        with self._lock:  # held while sending, so a racing caller waits and sees the outcome
             if self.status is not None:
                 logger.warning("not answering %s: CloudFormation already got %s", status, self.status)
                 return False
-            self.status = status
+            if self._remaining_ms is not None and status == "SUCCESS":
+                # A hanging PUT must give up before the deadline timer needs the lock for FAILED.
+                timeout = max(0.5, min(timeout, self._remaining_ms() / 1000 - DEADLINE_MARGIN_S - 0.5))
             try:
                 send(self._event, status, reason, data, self._opener, timeout)
-            except Exception:  # noqa: BLE001 - a second answer cannot help; the log says why
+            except Exception:  # noqa: BLE001 - not delivered: the deadline timer may still answer FAILED
                 logger.exception("could not answer CloudFormation %s", status)
                 return False
+            self.status = status  # only once delivered
             return True
 
 
@@ -103,7 +107,7 @@ def _deadline_timer(context: Any, answer: _Answer) -> threading.Timer | None:
 
 def lambda_handler(event: Mapping[str, Any], context: Any = None, *, resource: Any = None,
                    opener: Callable[..., Any] = urllib.request.urlopen) -> None:
-    answer = _Answer(event, opener)
+    answer = _Answer(event, opener, context)
     timer = _deadline_timer(context, answer)
     try:
         if event.get("RequestType") in ("Create", "Update"):
@@ -120,3 +124,5 @@ def lambda_handler(event: Mapping[str, Any], context: Any = None, *, resource: A
         if timer is not None:  # answered (or about to be): no late FAILED, and no thread left behind
             timer.cancel()
             timer.join()
+        if answer.status is None:  # nothing was delivered (the SUCCESS PUT failed): try FAILED once more
+            answer("FAILED", "the seeding result could not be delivered", timeout=DEADLINE_MARGIN_S / 2)

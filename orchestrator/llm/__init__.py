@@ -65,10 +65,15 @@ def server_stops(stop: Sequence[str]) -> list[str]:
     return [s for s in stop if s.strip()]
 
 
+# The planners ask for at most 120 tokens: text much longer than this is a fault, and is cut
+# before any parser or regex reads it.
+MAX_MODEL_TEXT_CHARS = 4096
+
+
 def stop_at(text: str, stop: Sequence[str]) -> str:
     """Cut ``text`` at the first stop sequence after any leading whitespace (the client-side half
-    of ``server_stops``, and for servers that ignore ``stop``)."""
-    text = text.lstrip()
+    of ``server_stops``, and for servers that ignore ``stop``), and at ``MAX_MODEL_TEXT_CHARS``."""
+    text = text.lstrip()[:MAX_MODEL_TEXT_CHARS]
     cut = len(text)
     for s in stop:
         if s and (i := text.find(s)) != -1:

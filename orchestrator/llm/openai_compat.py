@@ -94,7 +94,8 @@ class OpenAICompatibleLLM:
             raise LLMTimeout("no time left for the model call")
         body = json.dumps(self.build_request(prompt, max_tokens=max_tokens, stop=stop, system=system)).encode("utf-8")
         try:
-            status, raw = run_within(timeout_s, lambda: self._post(body, timeout_s), name="model call")
+            status, raw = run_within(timeout_s, lambda: self._post(body, timeout_s), name="model call",
+                                     target=f"openai:{self._parts.netloc}")
         except (DeadlineExceeded, socket.timeout, TimeoutError) as exc:
             raise LLMTimeout(f"server did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:

@@ -10,6 +10,7 @@ Two payload formats, because JumpStart changed its container between major model
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable, Sequence
 
 from .. import aws, wire
@@ -75,6 +76,8 @@ class SageMakerLLM:
             raise LLMTimeout("no time left for the model call")
         request = build_request(with_system(prompt, system), max_tokens=max_tokens, stop=stop,
                                 payload_format=self.payload_format)
+        end = time.monotonic() + timeout_s
+
         def invoke() -> bytes:
             response = self._client_for(timeout_s).invoke_endpoint(
                 EndpointName=self.endpoint_name,
@@ -82,18 +85,17 @@ class SageMakerLLM:
                 Accept="application/json",
                 Body=json.dumps(request).encode("utf-8"),
             )
-            return wire.read_capped(response["Body"], wire.MAX_MODEL_RESPONSE_BYTES)
+            return wire.read_capped(response["Body"], wire.MAX_MODEL_RESPONSE_BYTES, end)
 
         try:
             # The read timeout bounds each socket read; run_within bounds the whole call.
-            raw = run_within(timeout_s, invoke, name="model call")
+            raw = run_within(timeout_s, invoke, name="model call", target=f"sagemaker:{self.endpoint_name}")
         except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError) as exc:
             raise LLMTimeout(f"endpoint did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:
             raise LLMError(f"endpoint not answering: {exc}") from exc
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise LLMError(f"endpoint error {error.get('Code', 'Unknown')}") from exc
+            raise LLMError(f"endpoint error {aws.error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise LLMError(f"endpoint call failed: {type(exc).__name__}") from exc
         except wire.WireError as exc:

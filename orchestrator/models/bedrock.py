@@ -92,13 +92,13 @@ class BedrockModel:
                                      inference=inference)
         try:
             response = run_within(timeout_s, lambda: self._client_for(timeout_s).converse(**request),
-                                  name="model call")
+                                  name="model call", target=f"bedrock:{self.model_id}")
         except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError) as exc:
             raise ModelTimeout(f"bedrock did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:
             raise ModelError(f"bedrock not answering: {exc}") from exc
         except ClientError as exc:  # ThrottlingException, ModelErrorException, ValidationException, ...
-            raise ModelError(f"bedrock error {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
+            raise ModelError(f"bedrock error {aws.error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise ModelError(f"bedrock call failed: {type(exc).__name__}") from exc
         except OSError as exc:

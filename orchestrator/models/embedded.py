@@ -10,12 +10,13 @@ the tool's sentence, which the loop gives directly.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 from ..budget import Deadline
 from ..interpreter import covers
 from ..messages import (STOP_END_TURN, STOP_TOOL_USE, Message, assistant, assistant_text, last_user_text,
-                        new_tool_use_id, result_text, text_of, tool_results, tool_use)
+                        new_tool_use_id, result_text, text_of, tool_results, tool_use, tool_uses)
 from ..parser import normalise_spoken, parse_call
 from ..planners import Planner
 from ..registry import Registry
@@ -23,6 +24,20 @@ from ..replies import EMPTY_INPUT_REPLY, OUT_OF_SCOPE_REPLY, clarify_question, n
 from . import Inference, ModelError, ModelResponse, ModelTimeout, forced_tool
 
 PLANNER_FAILURES = {"model_timeout": ModelTimeout, "model_error": ModelError, "planner_error": ModelError}
+
+
+# A follow-up that points back at what was just discussed ("Was it cancelled?", "that order").
+_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|the return)\b", re.IGNORECASE)
+
+
+def earlier_input(history: Sequence[Message], tool_name: str) -> dict[str, Any] | None:
+    """The input of the latest call of ``tool_name`` in the conversation, if there was one."""
+    for message in reversed(history):
+        if message.get("role") == "assistant":
+            for use in reversed(tool_uses(message)):
+                if use.get("name") == tool_name and isinstance(use.get("input"), Mapping) and use["input"]:
+                    return dict(use["input"])
+    return None
 
 
 def pending_tool(history: Sequence[Message], registry: Registry) -> str | None:
@@ -76,11 +91,20 @@ class PlannerModel:
         if parsed.tool is None:
             return self._say(OUT_OF_SCOPE_REPLY, "unknown_tool", plan.model_calls, plan.model_output)
         if parsed.call is None:
+            earlier = earlier_input(messages, parsed.tool.name) if _REFERS_BACK.search(text) else None
+            if earlier is not None:  # "Was it cancelled?" right after order 761913: that order
+                return self._calls([(parsed.tool.name, earlier)], reason="follow_up", model_calls=plan.model_calls)
             missing = parsed.missing[0]
             return self._say(clarify_question(parsed.tool.noun, missing.ask_for), "missing_id",
                              plan.model_calls, plan.model_output)
-        return self._call(parsed.tool.name, parsed.call.arguments, text, reason=plan.reason,
-                          model_calls=plan.model_calls, raw=plan.model_output)
+        # Every other tool whose own ids the customer typed in this turn is called too, in one message.
+        wanted = [(parsed.tool.name, dict(parsed.call.arguments))]
+        for other in registry:
+            if other is not parsed.tool and all(p.names_its_tool for p in other.parameters):
+                extra = parse_call(other.name, {}, text, registry).call
+                if extra is not None and forced is None:
+                    wanted.append((other.name, dict(extra.arguments)))
+        return self._calls(wanted, reason=plan.reason, model_calls=plan.model_calls, raw=plan.model_output)
 
     def _after_results(self, results: list[dict[str, Any]]) -> ModelResponse:
         """After tool results (a refused call, or a tool that does not answer directly): say so."""
@@ -98,7 +122,12 @@ class PlannerModel:
               model_calls: int = 0, raw: str | None = None) -> ModelResponse:
         if not arguments:
             arguments = parse_call(name, {}, text, self.registry).call.arguments  # type: ignore[union-attr]
-        message = assistant([tool_use(new_tool_use_id(), name, arguments)])
+        return self._calls([(name, arguments)], reason=reason, model_calls=model_calls, raw=raw)
+
+    @staticmethod
+    def _calls(wanted: Sequence[tuple[str, Mapping[str, Any]]], *, reason: str = "", model_calls: int = 0,
+               raw: str | None = None) -> ModelResponse:
+        message = assistant([tool_use(new_tool_use_id(), name, arguments) for name, arguments in wanted])
         return ModelResponse(message, STOP_TOOL_USE, raw_text=raw, reason=reason, model_calls=model_calls)
 
     @staticmethod

@@ -60,7 +60,7 @@ class OpenAIToolsModel:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             status, raw = run_within(timeout_s, lambda: post_json(self.url, body, timeout_s=timeout_s, headers=headers),
-                                     name="model call")
+                                     name="model call", target=f"openai:{self.url}")
         except (DeadlineExceeded, socket.timeout, TimeoutError) as exc:
             raise ModelTimeout(f"server did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:

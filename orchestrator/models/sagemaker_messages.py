@@ -8,6 +8,7 @@ and its read timeout bounds each read; ``run_within`` bounds the whole call.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import aws, wire
@@ -51,19 +52,21 @@ class SageMakerMessagesModel:
         body = json.dumps(self.build_request(messages, tools=tools, tool_choice=tool_choice, system=system,
                                              inference=inference)).encode("utf-8")
 
+        end = time.monotonic() + timeout_s
+
         def invoke() -> bytes:
             response = self._client_for(timeout_s).invoke_endpoint(
                 EndpointName=self.endpoint_name, ContentType="application/json", Accept="application/json", Body=body)
-            return wire.read_capped(response["Body"], wire.MAX_MODEL_RESPONSE_BYTES)
+            return wire.read_capped(response["Body"], wire.MAX_MODEL_RESPONSE_BYTES, end)
 
         try:
-            raw = run_within(timeout_s, invoke, name="model call")
+            raw = run_within(timeout_s, invoke, name="model call", target=f"sagemaker:{self.endpoint_name}")
         except (DeadlineExceeded, ReadTimeoutError, ConnectTimeoutError) as exc:
             raise ModelTimeout(f"endpoint did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:
             raise ModelError(f"endpoint not answering: {exc}") from exc
         except ClientError as exc:
-            raise ModelError(f"endpoint error {exc.response.get('Error', {}).get('Code', 'Unknown')}") from exc
+            raise ModelError(f"endpoint error {aws.error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise ModelError(f"endpoint call failed: {type(exc).__name__}") from exc
         except wire.WireError as exc:

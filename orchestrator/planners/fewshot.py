@@ -63,7 +63,7 @@ _NOISE = re.compile(r"^[\s\"'`*.:]*(?:tool\s*:)?[\s\"'`*]*|[\s\"'`*.,!]*$", re.I
 
 def parse_tool_name(output: str, registry: Registry) -> str | None:
     """The registered tool (or ``no_tool``) the model named, or None when it named neither."""
-    first_line = (output or "").strip().splitlines()[0] if (output or "").strip() else ""
+    first_line = (output or "")[:400].strip().splitlines()[0] if (output or "")[:400].strip() else ""
     name = _NOISE.sub("", first_line).strip().lower()
     if name == NO_TOOL or registry.get(name) is not None:
         return name

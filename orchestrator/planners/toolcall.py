@@ -24,7 +24,19 @@ from ..training import system_prompt
 from ..turn import Plan
 
 MAX_TOKENS = 120
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+MAX_REPLY_CHARS = 4096
+
+
+def _unfenced(text: str) -> str:
+    """The reply without a surrounding ```json fence (string operations: no regex backtracking)."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text[3:]
+        text = text[4:] if text[:4].lower() == "json" else text
+        text = text.strip()
+        if text.endswith("```"):
+            text = text[:-3].rstrip()
+    return text
 
 
 @dataclass
@@ -39,10 +51,10 @@ class Reply:
 def parse_reply(text: str) -> Reply:
     """A JSON list (or object) of ``{"name", "arguments"}`` is a call (the first one counts), even in
     a code fence; a reply ending in a question mark is a question; anything else is text."""
-    stripped = _FENCE.sub("", (text or "").strip())
+    stripped = _unfenced((text or "")[:MAX_REPLY_CHARS])
     try:
         calls = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting is no call either
         calls = None
     if isinstance(calls, Mapping):
         calls = [calls]
