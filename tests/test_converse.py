@@ -16,7 +16,7 @@ from tools.store import shared_store
 COMMITTED = Path(__file__).resolve().parent.parent / "evals" / "conversations.jsonl"
 # The embedded default's pass count on the committed file when it was written (41 conversations): raise it when
 # the agent gets better, never lower it to let a regression through.
-COMMITTED_FLOOR = 35
+COMMITTED_FLOOR = 40  # of 41 on the embedded default (README "Multi-turn conversations")
 
 
 def line(**fields):
