@@ -21,16 +21,18 @@ import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .budget import Deadline
+from .confirm import PendingAction, confirmation_question, is_no, is_yes, last_action
 from .dispatcher import Transport, dispatch
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
-from .interpreter import answer_text, answer_usable
-from .messages import (STOP_TOOL_USE, Message, append_results, assistant_text, text_of, tool_result, tool_uses,
-                       user_text)
+from .interpreter import answer_text, answer_usable, conflict_text
+from .messages import (STOP_TOOL_USE, Message, append_results, assistant, assistant_text, new_tool_use_id, text_of,
+                       tool_result, tool_use, tool_uses, user_text)
 from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
 from .parser import ToolCall
 from .registry import Registry, Tool
-from .replies import (INTERNAL_ERROR_REPLY, MAX_REPLY_CHARS, MODEL_UNAVAILABLE_REPLY, OUT_OF_SCOPE_REPLY,
-                      TIMEOUT_REPLY, UNAVAILABLE_REPLY, clean_text, looks_internal)
+from .replies import (CONFIRMATION_DECLINED_REPLY, CONFIRMATION_DROPPED_NOTE, CONFIRMATION_EXPIRED_REPLY,
+                      INTERNAL_ERROR_REPLY, MAX_REPLY_CHARS, MODEL_UNAVAILABLE_REPLY, NOT_IDENTIFIED_REASON,
+                      OUT_OF_SCOPE_REPLY, TIMEOUT_REPLY, UNAVAILABLE_REPLY, clean_text, looks_internal)
 from .turn import StepTimer, ToolResult, TurnRecord
 
 DEFAULT_MAX_STEPS = 2
@@ -109,19 +111,35 @@ class Agent:
 
     def run_turn(
         self, text: str | None, history: Sequence[Message] | None = None, deadline: Deadline | None = None,
-        identity: Mapping[str, Any] | None = None,
+        identity: Mapping[str, Any] | None = None, state: Mapping[str, Any] | None = None,
     ) -> TurnRecord:
-        """Answer one customer utterance after ``history`` (this conversation's earlier messages)."""
+        """Answer one customer utterance after ``history`` (this conversation's earlier messages).
+
+        ``state`` is the conversation's server-side state (a pending confirmation, the customer the
+        server identified); ``identity`` a customer the channel verified. ``record.state`` is the
+        state after the turn, for the memory to save.
+        """
         started = time.perf_counter()
         record = TurnRecord(planner=getattr(self.model, "name", ""))
         conversation = [m for m in (history or []) if isinstance(m, Mapping)]
+        # A pending action lives one turn: whatever this turn does, the old one is gone after it.
+        record.state = {k: v for k, v in dict(state or {}).items() if k != "pending"}
+        # A channel's identity is proven again each turn (its signed token), never carried over.
+        if (record.state.get("identity") or {}).get("via") == "channel":
+            record.state.pop("identity")
+        who = ({"customer_id": str(identity["customer_id"]), "via": "channel"}
+               if identity and identity.get("customer_id") else record.state.get("identity"))
         try:
             text = (text if isinstance(text, str) else "")[:MAX_INPUT_CHARS].strip()
-            self._run(record, conversation, text, deadline or Deadline(28.0), identity)
+            deadline = deadline or Deadline(28.0)
+            if not self._settle_pending(record, text, PendingAction.from_state(state), deadline, who):
+                self._run(record, conversation, text, deadline, who)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the customer gets a reply and we a record
             record.action, record.reason, record.error = "answer", "internal_error", type(exc).__name__
             record.answer, record.fulfilled = INTERNAL_ERROR_REPLY, False
         finally:
+            if record.note and record.answer:
+                record.answer = f"{record.note} {record.answer}"
             if record.answer and not (record.messages and record.messages[-1].get("role") == "assistant"
                                       and text_of(record.messages[-1]) == record.answer):
                 record.messages.append(assistant_text(record.answer))
@@ -129,6 +147,94 @@ class Agent:
             for hook in self.hooks:
                 hook(record)
         return record
+
+    # ---------------------------------------------------------------- confirmation
+    def _settle_pending(self, record: TurnRecord, text: str, pending: PendingAction | None,
+                        deadline: Deadline, who: Mapping[str, Any] | None) -> bool:
+        """Handle the answer to a confirmation question; True when that answers the turn.
+
+        Only a clear yes, on the very next turn, for the same customer, before the expiry, runs the
+        pending action, with exactly its stated arguments and its idempotency key.
+        """
+        if pending is None:
+            done = last_action(record.state)
+            if done is not None and is_yes(text):  # a repeated yes, or a retried turn: report, never redo
+                record.messages.append(user_text(text))
+                record.action, record.reason, record.tool = "tool_call", "already_done", done.get("tool")
+                record.answer = str(done.get("answer") or "")
+                return bool(record.answer)
+            return False
+        customer = (who or {}).get("customer_id")
+        if is_yes(text) and pending.expired():
+            record.messages.append(user_text(text))
+            record.action, record.reason, record.answer = "answer", "confirmation_expired", CONFIRMATION_EXPIRED_REPLY
+            return True
+        if is_yes(text) and customer == pending.customer_id:
+            record.messages.append(user_text(text))
+            self._run_pending(record, pending, deadline)
+            return True
+        if is_no(text):
+            record.messages.append(user_text(text))
+            record.action, record.reason, record.answer = "answer", "confirmation_declined", CONFIRMATION_DECLINED_REPLY
+            return True
+        record.note = CONFIRMATION_DROPPED_NOTE  # anything else: the question lapses, and the reply says so
+        return False
+
+    def _run_pending(self, record: TurnRecord, pending: PendingAction, deadline: Deadline) -> None:
+        tool = self.registry.get(pending.tool)
+        if tool is None:
+            return self._fail(record, "internal_error", INTERNAL_ERROR_REPLY, "pending tool is not registered")
+        use_id = new_tool_use_id()
+        shown = {p.name: pending.input[p.name] for p in tool.model_parameters if p.name in pending.input}
+        record.messages.append(assistant([tool_use(use_id, tool.name, shown)]))
+        result = self._call_tool(record, 1, tool, dict(pending.input), deadline, idempotency_key=pending.key)
+        usable = answer_usable(result)
+        sentence = answer_text(tool, result, shown)
+        if result.status_code == 409:  # not changed, and why (shipped, already cancelled): in our words
+            sentence = conflict_text(tool, result, shown)
+        record.messages.append({"role": "user", "content": [tool_result(
+            use_id, result.data if usable else None, text=sentence, status="success" if usable else "error")]})
+        record.action, record.tool, record.status_code, record.arguments = "tool_call", tool.name, result.status_code, shown
+        if result.status_code == 409:
+            record.answer, record.reason = sentence, "not_changed"
+        elif not usable:
+            # Not known to be done: keep the question, so another yes (the same key) can finish it.
+            record.state["pending"] = pending.to_state()
+            reason = "tool_timeout" if result.status_code == 504 else "tool_unavailable"
+            return self._fail(record, reason, UNAVAILABLE_REPLY.format(noun=tool.noun),
+                              result.error or f"status {result.status_code}")
+        else:
+            record.answer, record.reason = sentence, "confirmed" if result.ok else "not_found"
+        record.state["last_action"] = {"tool": tool.name, "key": pending.key, "answer": record.answer,
+                                       "at": time.time()}
+
+    def _ask_before(self, record: TurnRecord, step: int, tool: Tool, tool_input: dict[str, Any],
+                    deadline: Deadline, identity: Mapping[str, Any] | None,
+                    ) -> tuple[str | None, tuple[str, str, str] | None]:
+        """State a change and keep it pending: (the question, or None when there is nothing to
+        change; a failure, when the preview could not be read)."""
+        shown = {p.name: tool_input[p.name] for p in tool.model_parameters if p.name in tool_input}
+        data: dict[str, Any] = dict(shown)
+        preview = self.registry.get(tool.preview) if tool.preview else None
+        if preview is not None:
+            preview_input = {p.name: tool_input[p.name] for p in preview.parameters if p.name in tool_input}
+            result = self._call_tool(record, step, preview, preview_input, deadline)
+            customer = (identity or {}).get("customer_id")
+            owner = result.data.get("customerId") if result.ok else None
+            if result.status_code == 404 or (result.ok and owner != customer):
+                # Not there, or not this customer's: the same answer, with nothing about it.
+                record.action, record.reason = "tool_call", "not_found"
+                record.answer = answer_text(preview, ToolResult(404, ""), preview_input)
+                return None, None
+            if not answer_usable(result):
+                return None, ("tool_timeout" if result.status_code == 504 else "tool_unavailable",
+                              UNAVAILABLE_REPLY.format(noun=preview.noun), result.error or "preview failed")
+            data.update(result.data)
+        question = confirmation_question(tool, data)
+        pending = PendingAction(tool.name, dict(tool_input), (identity or {}).get("customer_id"), question)
+        record.state["pending"] = pending.to_state()
+        record.steps.append(_step("confirm", step, tool=tool.name))
+        return question, None
 
     # ---------------------------------------------------------------- the loop
     def _run(self, record: TurnRecord, history: list[Message], text: str, deadline: Deadline,
@@ -152,12 +258,17 @@ class Agent:
                                   "the model answered without the tool call its toolChoice required")
             if not uses:
                 return self._answer(record, response)
-            results, answers, failure = self._run_tools(record, step, uses, conversation, deadline, identity,
-                                                        forced_tool(tool_choice))
+            results, answers, failure, asked = self._run_tools(record, step, uses, conversation, deadline,
+                                                               identity, forced_tool(tool_choice))
             append_results(record.messages, results)
             conversation = history + record.messages
             if failure is not None:
                 return self._fail(record, *failure)
+            if asked is not None:  # a change was stated: the customer's yes comes next turn
+                record.answer, record.action, record.reason = asked, "clarify", "confirm"
+                return
+            if record.reason == "not_found" and record.answer:  # a change to something not theirs
+                return
             if answers is not None:  # every call answered directly: their sentences are the reply
                 record.answer = " ".join(answers)
                 return
@@ -193,12 +304,14 @@ class Agent:
 
     def _run_tools(self, record: TurnRecord, step: int, uses: list[dict[str, Any]], conversation: list[Message],
                    deadline: Deadline, identity: Mapping[str, Any] | None, forced: str | None,
-                   ) -> tuple[list[dict[str, Any]], list[str] | None, tuple[str, str, str] | None]:
-        """Run every call in order: (toolResult blocks, direct answers or None, failure or None)."""
+                   ) -> tuple[list[dict[str, Any]], list[str] | None, tuple[str, str, str] | None, str | None]:
+        """Run every call in order: (toolResult blocks, direct answers or None, failure or None, the
+        confirmation question a change asks, or None)."""
         context = GuardContext(self.registry, conversation, identity)
         results: list[dict[str, Any]] = []
         answers: list[str] | None = []
         failure: tuple[str, str, str] | None = None
+        asked: str | None = None
         for use in uses:
             request = self._request(use)
             refusal = first_refusal(request, context, self.guards)
@@ -212,6 +325,26 @@ class Agent:
                 continue
             tool = request.tool
             assert tool is not None  # the registered guard ran
+            if tool.identity_parameters:  # filled from the customer the server identified, never the model
+                customer = (identity or {}).get("customer_id")
+                if not customer:
+                    record.steps.append(_step("guard", step, tool=request.name, guard="identified"))
+                    results.append(tool_result(request.tool_use_id, text=f"Refused: {NOT_IDENTIFIED_REASON}",
+                                               status="error"))
+                    answers = None
+                    continue
+                request.input.update({p.name: str(customer) for p in tool.identity_parameters})
+            if tool.mutates:  # never on the model's word: state it, keep it, ask
+                question = None
+                if asked is None and failure is None:
+                    question, preview_failure = self._ask_before(record, step, tool, request.input, deadline, identity)
+                    failure = failure or preview_failure
+                    asked = question
+                results.append(tool_result(request.tool_use_id, text="Not done: " + (
+                    f"asked the customer to confirm: {question}" if question else "one change at a time, "
+                    "and only after the customer confirms it."), status="error"))
+                answers = None
+                continue
             result = self._call_tool(record, step, tool, request.input, deadline)
             usable = answer_usable(result)
             sentence = answer_text(tool, result, request.input)
@@ -229,7 +362,7 @@ class Agent:
                 answers.append(sentence)
             else:
                 answers = None
-        return results, answers, failure
+        return results, answers, failure, asked
 
     def _request(self, use: Mapping[str, Any]) -> ToolRequest:
         name = use.get("name") if isinstance(use.get("name"), str) else ""
@@ -240,13 +373,13 @@ class Agent:
         return ToolRequest(str(use.get("toolUseId") or ""), name, tool_input, tool)
 
     def _call_tool(self, record: TurnRecord, step: int, tool: Tool, tool_input: dict[str, Any],
-                   deadline: Deadline) -> ToolResult:
+                   deadline: Deadline, idempotency_key: str | None = None) -> ToolResult:
         call = ToolCall(tool, {k: str(v) for k, v in tool_input.items()})
         result = ToolResult(504, "", error="no time left for the tool call")
         for attempt in (1, 2):
             attempt_started = time.perf_counter()
             with StepTimer(record, "tool", step) as detail:
-                result = dispatch(call, self.registry, self.transport, deadline)
+                result = dispatch(call, self.registry, self.transport, deadline, idempotency_key)
                 record.tool_calls += 1
                 detail.update(tool=tool.name, transport=self.transport.name, status_code=result.status_code,
                               error=result.error, attempt=attempt)

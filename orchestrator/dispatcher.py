@@ -119,13 +119,19 @@ class LambdaTransport:
             return ToolResult(502, "", error=f"tool answer unusable: {exc}")
 
 
-def dispatch(call: ToolCall, registry: Registry, transport: Transport, deadline: Deadline) -> ToolResult:
+def dispatch(call: ToolCall, registry: Registry, transport: Transport, deadline: Deadline,
+             idempotency_key: str | None = None) -> ToolResult:
     """Invoke ``call`` if, and only if, it is still a valid call of a registered tool."""
     if not call.is_valid_for(registry):
         return ToolResult(400, "", error="refused: not a valid call of a registered tool")
     if deadline.expired():
         return ToolResult(504, "", error="no time left for the tool call")
-    return transport.invoke(call.tool, call.tool.payload(call.arguments), deadline.remaining())
+    payload = call.tool.payload(call.arguments)
+    if call.tool.idempotency_field:
+        if not idempotency_key:  # a change without its key could be applied twice
+            return ToolResult(400, "", error="refused: a change needs its idempotency key")
+        payload[call.tool.idempotency_field] = idempotency_key
+    return transport.invoke(call.tool, payload, deadline.remaining())
 
 
 _TRANSPORTS: dict[str, Callable[[], Transport]] = {"inprocess": InProcessTransport, "lambda": LambdaTransport}

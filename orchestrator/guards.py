@@ -59,7 +59,7 @@ def ids_typed_by_the_customer(request: ToolRequest, context: GuardContext) -> st
     """A model never invents an id: each one must appear in what the customer wrote."""
     if request.tool is None:
         return None
-    for parameter in request.tool.parameters:
+    for parameter in request.tool.model_parameters:
         value = request.input.get(parameter.name)
         if isinstance(value, str) and value not in parameter.find_all(context.customer_text):
             return (f"{parameter.name} {value} was not given by the customer in this conversation: "
@@ -67,14 +67,9 @@ def ids_typed_by_the_customer(request: ToolRequest, context: GuardContext) -> st
     return None
 
 
-def confirm_changes(request: ToolRequest, context: GuardContext) -> str | None:
-    """A tool that changes data never runs on the model's word (confirmation comes with issue 10)."""
-    if request.tool is not None and request.tool.mutates:
-        return "This action changes data and needs the customer's confirmation first."
-    return None
-
-
-DEFAULT_GUARDS: tuple[Guard, ...] = (registered, valid_input, ids_typed_by_the_customer, confirm_changes)
+# A call that passes these and changes data is not run either: the loop states it, keeps it pending
+# server-side and runs it only on the customer's yes next turn (``confirm.py``).
+DEFAULT_GUARDS: tuple[Guard, ...] = (registered, valid_input, ids_typed_by_the_customer)
 
 
 def first_refusal(request: ToolRequest, context: GuardContext, guards: Sequence[Guard]) -> tuple[str, str] | None:

@@ -105,7 +105,8 @@ def _turn(request: lex.LexEvent, context: Any) -> TurnRecord:
                                     name="memory read")
             except Exception as exc:  # noqa: BLE001 - a turn without its history still answers
                 logger.error(json.dumps({"event": "memory_read_failed", "error": type(exc).__name__}))
-        record = agent.run_turn(request.input_transcript, loaded.messages if loaded else [], deadline)
+        record = agent.run_turn(request.input_transcript, loaded.messages if loaded else [], deadline,
+                                identity=_verified_identity(request), state=loaded.state if loaded else {})
     except Exception as exc:  # noqa: BLE001 - a broken setting or plug-in: the customer still gets a reply
         logger.error(json.dumps({"event": "turn_failed", "error": type(exc).__name__}))
         return TurnRecord(action="answer", answer=APOLOGY, fulfilled=False, reason="internal_error",
@@ -115,13 +116,31 @@ def _turn(request: lex.LexEvent, context: Any) -> TurnRecord:
     return record
 
 
+def _verified_identity(request: lex.LexEvent) -> dict[str, str] | None:
+    """The customer a signed token in the request proves, checked on every turn; None otherwise.
+
+    A token that fails the check is logged by its reason (never the token) and the turn goes on as
+    anonymous. The customer id is the token's ``custom:customer_id`` claim, set by the shop's pool.
+    """
+    from .identity import identity_from_request, verifier_from_env
+
+    verified, reason = identity_from_request(request.request_attributes, verifier_from_env())
+    if reason:
+        logger.warning(json.dumps({"event": "identity_rejected", "reason": reason}))
+    if verified is None:
+        return None
+    customer = verified.claims.get("custom:customer_id")
+    return {"customer_id": str(customer), "subject": verified.subject} if isinstance(customer, str) and customer else None
+
+
 def _save(key: str, loaded: Any, record: TurnRecord, context: Any) -> None:
     from .memory import Conversation, save_turn
 
     budget = Deadline.for_lambda(context, margin=0.3).remaining()
     try:
         run_within(min(MEMORY_TIMEOUT_S, budget), lambda: save_turn(get_store(), key, loaded or Conversation([], 0),
-                                                                    record.messages), name="memory write")
+                                                                    record.messages, state=record.state),
+                   name="memory write")
     except Exception as exc:  # noqa: BLE001 - the reply still goes out; the log says the memory failed
         logger.error(json.dumps({"event": "memory_write_failed", "error": type(exc).__name__}))
 

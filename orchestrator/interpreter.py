@@ -119,6 +119,16 @@ def answer_text(tool: Tool, result: ToolResult, arguments: Mapping[str, str] | N
     return UNAVAILABLE_REPLY.format(noun=tool.noun)
 
 
+def conflict_text(tool: Tool, result: ToolResult, arguments: Mapping[str, str] | None = None) -> str:
+    """Why a change was not made (a 409), rebuilt from the tool's data in our words."""
+    from .confirm import fill
+
+    data = {**dict(arguments or {}), **result.data}
+    text = fill(tool.conflict, data) if tool.conflict else None
+    key = next(iter((arguments or {}).values()), "")
+    return text or f"Sorry, {tool.noun} {key} can't be changed now.".replace("  ", " ")
+
+
 def answer_usable(result: ToolResult) -> bool:
     """Whether ``answer_text`` gives the tool's own answer (found, or not found)."""
     if result.status_code == 404:

@@ -191,6 +191,13 @@ class LexEvent:
         return cap_attributes(self.session_state.get("sessionAttributes"))
 
     @property
+    def request_attributes(self) -> dict[str, str]:
+        """Request attributes (this turn only): strings only. Client-set: a signed token in one is
+        verified before anything trusts it (``identity.py``); nothing else here is ever identity."""
+        attrs = _dict(self.raw.get("requestAttributes"))
+        return {k: v for k, v in attrs.items() if _is_text(k) and _is_text(v) and len(v) <= 16_384}
+
+    @property
     def locale_id(self) -> str:
         locale = self.bot.get("localeId")
         return locale if isinstance(locale, str) and re.fullmatch(r"[a-z]{2}_[A-Z]{2}", locale) else "en_US"

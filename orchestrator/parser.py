@@ -73,7 +73,7 @@ def parse_call(planned_tool: str | None, planned_arguments: Mapping[str, Any], t
     arguments: dict[str, str] = {}
     missing: list[IdParameter] = []
     found = 0
-    for parameter in tool.parameters:
+    for parameter in tool.model_parameters:
         value = parameter.validate(planned_arguments.get(parameter.name))
         if value is None:
             candidates = parameter.find_all(text)

@@ -42,6 +42,9 @@ class IdParameter:
     # Whether the router may mask these ids with the tool's noun. Only a pattern that belongs to one
     # tool says whose id it is; a catch-all pattern (a tool spec without one) says nothing.
     names_its_tool: bool = True
+    # Filled by the agent from the customer the server identified, never by a model or the customer
+    # (a customer id): left out of the spec a model sees, and refused if a model sends it.
+    from_identity: bool = False
 
     @property
     def compiled(self) -> re.Pattern[str]:
@@ -95,16 +98,34 @@ class Tool:
     mutates: bool = False  # does calling it change data? (no tool here does yet)
     # Whether the tool's sentence is the whole answer, so a look-up costs one model call, not two.
     answers_directly: bool = True
+    # For a tool that changes data: the read-only tool that shows what will change, the question
+    # stated to the customer (fields of the preview's data in braces), and the payload field that
+    # carries the idempotency key.
+    preview: str = ""
+    confirm: str = ""
+    idempotency_field: str = ""
+    # What the customer hears when the change could not be made (a 409), fields of its data in braces.
+    conflict: str = ""
 
     def parameter(self, name: str) -> IdParameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
+    @property
+    def model_parameters(self) -> tuple[IdParameter, ...]:
+        """The parameters a model fills (not the ones the agent fills from the identified customer)."""
+        return tuple(p for p in self.parameters if not p.from_identity)
+
+    @property
+    def identity_parameters(self) -> tuple[IdParameter, ...]:
+        return tuple(p for p in self.parameters if p.from_identity)
+
     def json_schema(self) -> dict[str, Any]:
-        """The parameters as JSON Schema (what a native tool-calling model or the eval reads)."""
+        """The parameters a model fills, as JSON Schema (what a native tool-calling model, the guard
+        and the eval read)."""
         return {
             "type": "object",
-            "properties": {p.name: p.json_schema() for p in self.parameters},
-            "required": [p.name for p in self.parameters],
+            "properties": {p.name: p.json_schema() for p in self.model_parameters},
+            "required": [p.name for p in self.model_parameters],
             "additionalProperties": False,
         }
 

@@ -14,6 +14,12 @@ OUT_OF_SCOPE_REPLY = (
     "Sorry, I can only help with orders and returns. "
     "Please give me your order number or return id and tell me what you'd like to know."
 )
+CONFIRMATION_EXPIRED_REPLY = ("That confirmation has expired, so I haven't changed anything. "
+                             "Please ask again if you still want it.")
+CONFIRMATION_DECLINED_REPLY = "OK, I haven't changed anything."
+CONFIRMATION_DROPPED_NOTE = "I haven't made that change."
+NOT_IDENTIFIED_REASON = ("the customer is not identified yet: ask for two of the email address, phone number "
+                         "and username on their account (or for them to sign in).")
 THANKS_REPLY = "You're welcome! Let me know if there is anything else about your orders or returns."
 GOODBYE_REPLY = "Goodbye, and thank you for shopping with us."
 EMPTY_INPUT_REPLY = "Sorry, I didn't catch that. What would you like to know about your order or return?"

@@ -79,12 +79,17 @@ class TurnRecord:
     steps: list[Step] = field(default_factory=list)
     # What the turn added to the conversation (Converse messages): the memory saves these.
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # The conversation's server-side state after the turn (a pending confirmation, the identified customer).
+    state: dict[str, Any] = field(default_factory=dict)
+    note: str = ""  # said before the answer ("I haven't made that change." when a question lapsed)
 
     def to_dict(self, *, include_text: bool = True) -> dict[str, Any]:
         data = asdict(self)
         if not include_text:  # the customer's words, the model's and the tools' stay out of logs
             data.pop("answer")
             data.pop("messages")
+            data.pop("state")
+            data.pop("note")
         return data
 
 

@@ -412,3 +412,18 @@ def test_importing_memory_loads_neither_boto3_nor_sqlite3():
             "print(','.join(n for n in ('boto3', 'botocore', 'sqlite3', '_sqlite3') if n in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("make", ["memory", "sqlite"])
+def test_state_is_kept_beside_the_messages_and_cleared_by_an_empty_one(make, tmp_path):
+    from orchestrator.memory import InMemoryConversationStore, save_turn
+    from orchestrator.memory.sqlite import SQLiteConversationStore
+
+    store = InMemoryConversationStore() if make == "memory" else SQLiteConversationStore(str(tmp_path / "c.sqlite3"))
+    turn = [{"role": "user", "content": [{"text": "cancel 37129"}]}, {"role": "assistant", "content": [{"text": "Sure?"}]}]
+    pending = {"pending": {"tool": "cancel_order", "input": {"order_id": "37129"}, "expires": 1}}
+    save_turn(store, "k", store.load("k"), turn, state=pending)
+    loaded = store.load("k")
+    assert loaded.state == pending and loaded.messages == turn
+    save_turn(store, "k", loaded, turn, state={})
+    assert store.load("k").state == {}

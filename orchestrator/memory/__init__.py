@@ -49,6 +49,9 @@ Clock = Callable[[], float]
 class Conversation:
     messages: list = field(default_factory=list)
     version: int = 0  # 0: nothing stored yet
+    # What the server holds about the conversation besides its messages (a pending confirmation,
+    # the identified customer): never in session attributes, which a client can set.
+    state: dict = field(default_factory=dict)
 
 
 class ConversationConflict(Exception):
@@ -63,9 +66,9 @@ class ConversationStore(Protocol):
     def load(self, key: str) -> Conversation:
         """The stored conversation, or ``Conversation([], version)`` when none or expired."""
 
-    def save(self, key: str, messages: list, expected_version: int) -> int:
-        """Store ``messages`` if the stored version is ``expected_version``; the new version.
-        Raises ConversationConflict otherwise."""
+    def save(self, key: str, messages: list, expected_version: int, state: dict | None = None) -> int:
+        """Store ``messages`` (and ``state``) if the stored version is ``expected_version``; the new
+        version. Raises ConversationConflict otherwise."""
 
 
 def conversation_key(session_id: str, bot_id: str = "", alias_id: str = "", locale_id: str = "") -> str:
@@ -76,19 +79,30 @@ def conversation_key(session_id: str, bot_id: str = "", alias_id: str = "", loca
     return hashlib.sha256(parts.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def dumps(messages: Any) -> str:
-    """The stored form: compact ASCII JSON, so its length in characters is its size in bytes."""
-    return json.dumps(messages, separators=(",", ":"), ensure_ascii=True)
+def dumps(messages: Any, state: Mapping[str, Any] | None = None) -> str:
+    """The stored form: compact ASCII JSON, so its length in characters is its size in bytes.
+    A bare list of messages, or ``{"messages": [...], "state": {...}}`` when there is state."""
+    document: Any = {"messages": messages, "state": dict(state)} if state else messages
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True)
+
+
+def loads_document(text: str) -> tuple[list, dict]:
+    """(messages, state) from the stored form."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        document = None
+    if isinstance(document, dict):
+        messages, state = document.get("messages"), document.get("state") or {}
+    else:
+        messages, state = document, {}
+    if not isinstance(messages, list) or not isinstance(state, dict):
+        raise ConversationStoreError("stored conversation is unreadable")
+    return messages, state
 
 
 def loads(text: str) -> list:
-    try:
-        messages = json.loads(text)
-    except ValueError:
-        messages = None
-    if not isinstance(messages, list):
-        raise ConversationStoreError("stored conversation is unreadable")
-    return messages
+    return loads_document(text)[0]
 
 
 def _starts_turn(message: Any) -> bool:
@@ -127,7 +141,8 @@ def bounded(messages: Sequence[Any], max_turns: int = MAX_TURNS, max_chars: int 
 
 
 def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_messages: Sequence[Any], *,
-              attempts: int = 3, max_turns: int = MAX_TURNS, max_chars: int = MAX_CHARS) -> int:
+              attempts: int = 3, max_turns: int = MAX_TURNS, max_chars: int = MAX_CHARS,
+              state: Mapping[str, Any] | None = None) -> int:
     """Save ``bounded(loaded.messages + new_messages)``; the new version.
 
     ``loaded`` is what ``load`` gave, unchanged (give the agent a copy: ``history = list(loaded.messages)``,
@@ -137,13 +152,15 @@ def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_mess
     saves in all, then let ConversationConflict out: a turn is never silently lost. Each conflict
     means another writer succeeded, so ``attempts`` >= the number of concurrent writers always succeeds.
     A conflict whose reload shows exactly what this call wrote, one version on, counts as saved.
+    ``state`` (None: keep the loaded state) is this turn's: on a conflict it replaces the stored one.
     """
+    state = dict(loaded.state if state is None else state)
     new_messages = list(new_messages)
     base = loaded
     for attempt in range(1, attempts + 1):
         messages = bounded(list(base.messages) + new_messages, max_turns, max_chars)
         try:
-            return store.save(key, messages, base.version)
+            return store.save(key, messages, base.version, **({"state": state} if state else {}))
         except ConversationConflict:
             if attempt >= attempts:
                 raise
@@ -151,6 +168,14 @@ def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_mess
             if base.version == expected + 1 and base.messages == messages:
                 return base.version  # our own write landed (its reply was lost and a retry conflicted)
     raise ValueError("save_turn needs attempts >= 1")
+
+
+def _conversation(text: str, version: int, expired: bool) -> Conversation:
+    """What a store read back: empty (version kept) once expired."""
+    if expired:
+        return Conversation([], version)
+    messages, state = loads_document(text)
+    return Conversation(messages, version, state)
 
 
 def _check_save(messages: Any, expected_version: Any) -> None:
@@ -182,11 +207,11 @@ class InMemoryConversationStore:
         if row is None:
             return Conversation([], 0)
         version, text, expires_at = row
-        return Conversation([] if expires_at <= self.clock() else loads(text), version)
+        return _conversation(text, version, expires_at <= self.clock())
 
-    def save(self, key: str, messages: list, expected_version: int) -> int:
+    def save(self, key: str, messages: list, expected_version: int, state: dict | None = None) -> int:
         _check_save(messages, expected_version)
-        text = dumps(messages)
+        text = dumps(messages, state)
         with self._lock:
             stored = self._rows.get(key, (0, "", 0))[0]
             if stored != expected_version:

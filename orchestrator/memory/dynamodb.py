@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import (DEFAULT_TTL_HOURS, Clock, Conversation, ConversationConflict, ConversationStoreError, _check_save,
-               _check_ttl, dumps, loads)
+               _check_ttl, _conversation, dumps)
 
 KEY_ATTRIBUTE = "conversationId"
 TTL_ATTRIBUTE = "expiresAt"
@@ -60,11 +60,11 @@ class DynamoDBConversationStore:
             text = item["messages"]["S"]
         except (KeyError, TypeError, ValueError):
             raise ConversationStoreError("stored conversation is unreadable") from None
-        return Conversation([] if expired else loads(text), version)
+        return _conversation(text, version, expired)
 
-    def save(self, key: str, messages: list, expected_version: int) -> int:
+    def save(self, key: str, messages: list, expected_version: int, state: dict | None = None) -> int:
         _check_save(messages, expected_version)
-        text = dumps(messages)
+        text = dumps(messages, state)
         if len(text) > MAX_MESSAGES_CHARS:
             raise ConversationStoreError("conversation too large to store (bound it with bounded())")
         version = expected_version + 1

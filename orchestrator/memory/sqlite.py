@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from . import (DEFAULT_TTL_HOURS, Clock, Conversation, ConversationConflict, ConversationStoreError, _check_save,
-               _check_ttl, dumps, loads)
+               _check_ttl, _conversation, dumps)
 
 PURGE_EVERY_S = 300  # at most one purge per store this often
 PURGE_GRACE_S = 3600  # a writer that loaded just before expiry still conflicts rather than recreating
@@ -49,11 +49,11 @@ class SQLiteConversationStore:
         if row is None:
             return Conversation([], 0)
         version, text, expires_at = row
-        return Conversation([] if expires_at <= self.clock() else loads(text), version)
+        return _conversation(text, version, expires_at <= self.clock())
 
-    def save(self, key: str, messages: list, expected_version: int) -> int:
+    def save(self, key: str, messages: list, expected_version: int, state: dict | None = None) -> int:
         _check_save(messages, expected_version)
-        text = dumps(messages)
+        text = dumps(messages, state)
         now = self.clock()
         expires_at = int(now + self.ttl_seconds)
         try:

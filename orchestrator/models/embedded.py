@@ -45,7 +45,7 @@ def pending_tool(history: Sequence[Message], registry: Registry) -> str | None:
     previous = next((m for m in reversed(history[:-1]) if m.get("role") == "assistant"), None)
     asked = text_of(previous)
     for tool in registry:
-        if any(asked == clarify_question(tool.noun, p.ask_for) for p in tool.parameters):
+        if any(asked == clarify_question(tool.noun, p.ask_for) for p in tool.model_parameters):
             return tool.name
     return None
 
@@ -100,7 +100,8 @@ class PlannerModel:
         # Every other tool whose own ids the customer typed in this turn is called too, in one message.
         wanted = [(parsed.tool.name, dict(parsed.call.arguments))]
         for other in registry:
-            if other is not parsed.tool and all(p.names_its_tool for p in other.parameters):
+            if (other is not parsed.tool and not other.mutates and other.model_parameters
+                    and all(p.names_its_tool for p in other.model_parameters)):
                 extra = parse_call(other.name, {}, text, registry).call
                 if extra is not None and forced is None:
                     wanted.append((other.name, dict(extra.arguments)))
@@ -112,7 +113,7 @@ class PlannerModel:
             if result.get("status") == "error":
                 reason = result_text(result)
                 for tool in self.registry:
-                    for parameter in tool.parameters:
+                    for parameter in tool.model_parameters:
                         if parameter.ask_for and parameter.ask_for in reason:
                             return self._say(clarify_question(tool.noun, parameter.ask_for), "missing_id")
                 return self._say(OUT_OF_SCOPE_REPLY, "refused")

@@ -79,7 +79,7 @@ def _asked_about(question: str, text: str, registry: Registry) -> Tool | None:
 
 def _ids_in_text(tool: Tool, arguments: Mapping[str, Any], text: str) -> dict[str, str]:
     kept = {}
-    for parameter in tool.parameters:
+    for parameter in tool.model_parameters:
         value = parameter.validate(arguments.get(parameter.name))
         if value is not None and value in parameter.find_all(text):
             kept[parameter.name] = value
