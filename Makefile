@@ -81,6 +81,6 @@ build-RewardFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $$(find orchestrator -name '*.py') "$(ARTIFACTS_DIR)"
 
-build-OrdersFunction build-ReturnsFunction build-SeedFunction:
+build-OrdersFunction build-ReturnsFunction build-SeedFunction build-CustomersFunction build-CancelOrderFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
-	cp --parents $$(find tools -name '*.py' -o -name '*.json') "$(ARTIFACTS_DIR)"
+	cp --parents $$(find tools -name '*.py' -o -name '*.json' -o -name NOTICE) "$(ARTIFACTS_DIR)"

@@ -10,7 +10,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for name in ("AGENT_PLANNER", "LLM_BACKEND", "TOOL_TRANSPORT", "MAX_STEPS", "STORE_BACKEND", "ORDERS_TABLE", "RETURNS_TABLE",
-             "MODEL_ADAPTER", "BEDROCK_MODEL_ID", "CONVERSATION_STORE", "CONVERSATION_TABLE", "CONVERSATION_PATH"):
+             "CUSTOMERS_TABLE", "MODEL_ADAPTER", "BEDROCK_MODEL_ID", "CONVERSATION_STORE", "CONVERSATION_TABLE", "CONVERSATION_PATH"):
     os.environ.pop(name, None)
 
 

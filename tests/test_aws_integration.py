@@ -18,8 +18,9 @@ from tools import seed
 
 T = load_template()
 TABLES = {"OrdersTable": "stack-OrdersTable-1", "ReturnsTable": "stack-ReturnsTable-1",
-          "ConversationsTable": "stack-ConversationsTable-1"}
-FUNCTIONS = {"OrdersFunction": "stack-OrdersFunction-1", "ReturnsFunction": "stack-ReturnsFunction-1"}
+          "CustomersTable": "stack-CustomersTable-1", "ConversationsTable": "stack-ConversationsTable-1"}
+FUNCTIONS = {"OrdersFunction": "stack-OrdersFunction-1", "ReturnsFunction": "stack-ReturnsFunction-1",
+             "CustomersFunction": "stack-CustomersFunction-1", "CancelOrderFunction": "stack-CancelOrderFunction-1"}
 
 
 def resolve(value):
@@ -45,8 +46,10 @@ def stack(monkeypatch):
         client = boto3.client("dynamodb", region_name="us-east-1")
         for logical, name in TABLES.items():
             props = T["Resources"][logical]["Properties"]
+            indexes = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if "GlobalSecondaryIndexes" in props else {}
             client.create_table(TableName=name, KeySchema=props["KeySchema"],
-                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"])
+                                AttributeDefinitions=props["AttributeDefinitions"], BillingMode=props["BillingMode"],
+                                **indexes)
             if "TimeToLiveSpecification" in props:
                 client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
         yield client
@@ -67,8 +70,9 @@ def test_seeding_custom_resource_is_idempotent_and_always_answers(stack, monkeyp
     seed.lambda_handler({**_seed_event(), "RequestType": "Update", "PhysicalResourceId": "sample-data-seed"},
                         None, opener=opener)
     (method, first), (_, second) = answers
-    assert method == "PUT" and first["Status"] == "SUCCESS" and first["Data"] == {"ordersWritten": 24, "returnsWritten": 12}
-    assert second["Data"] == {"ordersWritten": 0, "returnsWritten": 0}
+    assert method == "PUT" and first["Status"] == "SUCCESS"
+    assert first["Data"] == {"ordersWritten": 24 + 38, "returnsWritten": 12, "customersWritten": 34}
+    assert second["Data"] == {"ordersWritten": 0, "returnsWritten": 0, "customersWritten": 0}
     monkeypatch.setenv("ORDERS_TABLE", "no-such-table")
     seed.lambda_handler(_seed_event(), None, opener=opener)
     assert answers[-1][1]["Status"] == "FAILED" and "seeding failed" in answers[-1][1]["Reason"]
@@ -104,7 +108,8 @@ def _queue_model_replies(*texts):
 
 
 def test_lex_event_through_the_deployed_shape(stack, monkeypatch):
-    seed.seed_tables({"orders": TABLES["OrdersTable"], "returns": TABLES["ReturnsTable"]})
+    seed.seed_tables({"orders": TABLES["OrdersTable"], "returns": TABLES["ReturnsTable"],
+                      "customers": TABLES["CustomersTable"]})
     monkeypatch.setenv("STORE_PATH", "/nonexistent/never-used.sqlite3")  # the tools must read DynamoDB
     for key, value in function_env("OrchestratorFunction").items():
         monkeypatch.setenv(key, value)
@@ -139,3 +144,36 @@ def test_the_orchestrator_keeps_conversations_in_the_stacks_table(stack):
     assert set(item) == {"conversationId", "messages", "version", "expiresAt"}
     ttl = stack.describe_time_to_live(TableName=TABLES["ConversationsTable"])["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+
+
+def test_the_account_tools_in_the_deployed_shape(stack, monkeypatch):
+    """get_user, the order list and cancel_order, each with only its own template environment."""
+    with monkeypatch.context() as patch:
+        for key, value in function_env("SeedFunction").items():
+            patch.setenv(key, value)
+        seed.lambda_handler(_seed_event(), None, opener=lambda request, timeout: None)
+    monkeypatch.setenv("STORE_PATH", "/nonexistent/never-used.sqlite3")  # the tools must read DynamoDB
+    lambdas = ToolLambdas(monkeypatch)
+
+    def call(function, event):
+        response = lambdas.invoke(FunctionName=FUNCTIONS[function], InvocationType="RequestResponse",
+                                  Payload=json.dumps(event))
+        return json.loads(response["Payload"].read())
+
+    user = call("CustomersFunction", {"email": " AnaCarolina_Silva@Example.COM "})
+    assert (user["statusCode"], user["body"]) == (200, "Found the account of Ana Carolina Silva.")
+    customer = user["data"]["customerId"]
+    listed = call("OrdersFunction", {"customerId": customer})
+    assert listed["body"] == "You have 2 orders: 86420 (Fitness Tracker, Delivered) and 81695 (Wireless Keyboard, Processing)."
+    key = "retry-safe-key-0001"
+    first = call("CancelOrderFunction", {"orderId": "81695", "customerId": customer, "idempotencyKey": key})
+    again = call("CancelOrderFunction", {"orderId": "81695", "customerId": customer, "idempotencyKey": key})
+    assert (first["statusCode"], first["data"]["replayed"], again["statusCode"], again["data"]["replayed"]) == (
+        200, False, 200, True)
+    assert first["data"]["cancelledAt"] == again["data"]["cancelledAt"]  # one change, reported twice
+    assert call("OrdersFunction", {"orderId": "81695"})["body"].endswith("was cancelled.")
+    assert call("CancelOrderFunction", {"orderId": "54321", "customerId": customer,
+                                        "idempotencyKey": key})["statusCode"] == 404  # Arnav Desai's
+    arnav = call("CustomersFunction", {"phone": "(312) 555-8204"})["data"]["customerId"]
+    shipped = call("CancelOrderFunction", {"orderId": "54321", "customerId": arnav, "idempotencyKey": key})
+    assert (shipped["statusCode"], shipped["body"]) == (409, "Order 54321 has already shipped, so it can't be cancelled.")

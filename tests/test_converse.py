@@ -11,7 +11,7 @@ import pytest
 from orchestrator.converse import (Conversation, FreshStores, ReplyCheck, check_settings, converse, diff, judge,
                                    parse_conversation, read_conversations, snapshot)
 from orchestrator.turn import TurnRecord
-from tools.store import shared_store
+from tools.store import load_seed, shared_store
 
 COMMITTED = Path(__file__).resolve().parent.parent / "evals" / "conversations.jsonl"
 # The embedded default's pass count on the committed file when it was written (41 conversations): raise it when
@@ -194,13 +194,13 @@ def test_a_store_change_is_detected_and_seen_by_no_later_conversation(local_stor
     )
     assert [r["passed"] for r in results] == [True, True, False]
     assert results[0]["changes"] == [CANCELLED] and results[0]["replies"][1] == "Order 123456 is cancelled."
-    assert results[1]["replies"] == ["Order 123456 is shipped."]  # a fresh copy: the first cancellation is gone
+    assert results[1]["replies"] == ["Order 123456 is Shipped."]  # a fresh copy: the first cancellation is gone
     assert results[2]["failures"] == ['changes: unexpected orders 123456 status="cancelled"']
     assert agent.identities == [None, None, {"customer_id": "cust-9"}, None]
     assert (summary["conversations"], summary["passed"], summary["pass_rate"]) == (3, 2, 0.6667)
     # The run left this process's own store and environment as they were.
     assert os.environ["STORE_PATH"] == str(local_store)
-    assert shared_store().get("orders", "123456")["status"] == "shipped"
+    assert shared_store().get("orders", "123456")["status"] == "Shipped"
 
 
 def test_each_conversation_has_its_own_file_and_the_cached_store_is_dropped(local_store):
@@ -213,7 +213,8 @@ def test_each_conversation_has_its_own_file_and_the_cached_store_is_dropped(loca
             assert snapshot(first)["returns"]["rtn999"]["status"] == "requested"
         with stores.fresh() as second:
             assert second != first and "rtn999" not in snapshot(second)["returns"]
-            assert len(snapshot(second)["orders"]) == 24 and len(snapshot(second)["returns"]) == 12
+            assert len(snapshot(second)["orders"]) == len(load_seed("orders"))
+            assert len(snapshot(second)["returns"]) == len(load_seed("returns"))
     assert not any(getattr(s, "path", None) in (str(first), str(second)) for s in store_module._cached.values())
 
 

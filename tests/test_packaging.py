@@ -28,15 +28,28 @@ def test_orchestrator_package_holds_only_its_code(tmp_path):
     assert done.stdout.strip() == str(out / "orchestrator" / "dispatcher.py"), done.stderr
 
 
-@pytest.mark.parametrize("target", ["OrdersFunction", "ReturnsFunction", "SeedFunction"])
+TOOL_TARGETS = ["OrdersFunction", "ReturnsFunction", "SeedFunction", "CustomersFunction", "CancelOrderFunction"]
+# Each tool package answers alone, on SQLite seeded from the data files it carries.
+SMOKE = ("import json; from tools import orders, customers, cancel; print(json.dumps(["
+         "orders.lambda_handler({'orderId': '123456'})['statusCode'], orders.__file__, "
+         "customers.lambda_handler({'username': 'arnav_desai'})['body'], "
+         "orders.lambda_handler({'customerId': '456789'})['body'], "
+         "cancel.lambda_handler({'orderId': '37129', 'customerId': '901235', 'idempotencyKey': 'k' * 16})['statusCode']]))")
+
+
+@pytest.mark.parametrize("target", TOOL_TARGETS)
 def test_tool_packages_hold_the_tools_and_their_seed_data(tmp_path, target):
     out, files = build(target, tmp_path)
-    assert {"tools/orders.py", "tools/returns.py", "tools/store.py", "tools/seed.py", "tools/data/orders.json"} <= set(files)
-    assert not any(f.startswith(("orchestrator", "tests")) for f in files)
-    code = "from tools import orders; print(orders.lambda_handler({'orderId': '123456'})['statusCode'], orders.__file__)"
+    assert {"tools/orders.py", "tools/returns.py", "tools/customers.py", "tools/cancel.py", "tools/store.py",
+            "tools/seed.py", "tools/data/orders.json", "tools/data/chatbot_orders.json", "tools/data/customers.json",
+            "tools/data/NOTICE"} <= set(files)
+    assert all(f.startswith("tools/") for f in files)  # tools only: no orchestrator, tests or evals
+    assert "MIT No Attribution" in (out / "tools/data/NOTICE").read_text()
     env = {"PATH": os.environ["PATH"], "STORE_PATH": str(tmp_path / "s.sqlite3")}
-    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True, env=env)
-    assert done.stdout.split() == ["200", str(out / "tools" / "orders.py")], done.stderr
+    done = subprocess.run([sys.executable, "-S", "-c", SMOKE], cwd=out, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [200, str(out / "tools" / "orders.py"), "Found the account of Arnav Desai.",
+                                       "You have 1 order: 54321 (Laptop Sleeve, Shipped).", 200]
 
 
 def test_reward_package_scores_a_sample_alone(tmp_path):

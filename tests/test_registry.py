@@ -39,9 +39,16 @@ def test_every_example_with_arguments_matches_its_tool():
 
 
 def test_registry_and_tool_handlers_agree_on_ids():
-    """The tools validate their own input too; both sides must accept the same ids."""
-    for candidate in ("123456", "000001", "12345", "1234567", "abcdef"):
-        assert (ORDER_ID.validate(candidate) is not None) == bool(orders.ORDERS.pattern.fullmatch(candidate))
+    """The tools validate their own input too: every id the registry accepts, the tool accepts.
+
+    The orders tool already takes the sample accounts' five-digit order ids (37129); the registry
+    asks for six digits until the account tools are declared, since five-digit numbers in the
+    evaluation sets' texts are not order ids there."""
+    for candidate in ("123456", "000001", "12345", "1234567", "abcdef", "١٢٣٤٥٦"):
+        if ORDER_ID.validate(candidate) is not None:
+            assert orders.ORDERS.pattern.fullmatch(candidate)
+    for candidate in ("1234567", "abcdef", "١٢٣٤٥٦", "1234"):
+        assert ORDER_ID.validate(candidate) is None and not orders.ORDERS.pattern.fullmatch(candidate)
     for candidate in ("rtn001", "RTN001", "rtn01", "rtn0001"):
         normalised = returns.RETURNS.normalise(candidate)
         assert (RETURN_ID.validate(candidate) is not None) == bool(returns.RETURNS.pattern.fullmatch(normalised))
@@ -91,5 +98,8 @@ def test_each_tool_lambda_reads_the_registry_fields_and_patterns(tool):
     assert lookup.id_field == parameter.wire_name and TABLE_KEYS[lookup.table] == parameter.wire_name
     assert lookup.noun == tool.noun
     samples = [e.arguments[parameter.name] for e in tool.examples if e.arguments] + ["12345", "1234567", "rtn12", "١٢٣٤٥٦"]
-    for value in samples:  # the tool accepts exactly the ids the registry's pattern accepts
-        assert bool(lookup.pattern.fullmatch(lookup.normalise(value))) == (parameter.validate(value) is not None), value
+    for value in samples:  # the tool accepts every id the registry's pattern accepts (see above)
+        if parameter.validate(value) is not None:
+            assert lookup.pattern.fullmatch(lookup.normalise(value)), value
+        if not value.isascii():
+            assert not lookup.pattern.fullmatch(lookup.normalise(value)), value

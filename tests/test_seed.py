@@ -64,6 +64,7 @@ class Answers:
 def tables(monkeypatch):
     monkeypatch.setenv("ORDERS_TABLE", "stack-OrdersTable-1")
     monkeypatch.setenv("RETURNS_TABLE", "stack-ReturnsTable-1")
+    monkeypatch.setenv("CUSTOMERS_TABLE", "stack-CustomersTable-1")
 
 
 def no_deadline_thread():
@@ -81,7 +82,7 @@ def test_slow_seeding_answers_failed_once_before_the_function_times_out():
     [(when, body)] = answers.sent
     assert LEFT_S - seed.DEADLINE_MARGIN_S - 0.1 < when < LEFT_S  # on the timer, before Lambda's timeout
     assert "timed out" in body["Reason"] and body["RequestId"] == "r1"
-    assert len(resource.items) == len(load_seed("orders")) + len(load_seed("returns"))  # it finished, unheard
+    assert len(resource.items) == sum(len(load_seed(t)) for t in ("orders", "returns", "customers"))  # finished, unheard
     assert no_deadline_thread()
 
 
@@ -91,7 +92,10 @@ def test_a_normal_run_answers_success_once_and_no_late_failed():
     seed.lambda_handler(EVENT, Context(LEFT_S), resource=resource, opener=answers)
     assert answers.statuses == ["SUCCESS"]
     assert answers.sent[0][1]["Data"] == {"ordersWritten": len(load_seed("orders")),
-                                          "returnsWritten": len(load_seed("returns"))}
+                                          "returnsWritten": len(load_seed("returns")),
+                                          "customersWritten": len(load_seed("customers"))}
+    tables = {name for name, _ in resource.items}
+    assert tables == {"stack-OrdersTable-1", "stack-ReturnsTable-1", "stack-CustomersTable-1"}
     assert no_deadline_thread()  # cancelled and joined before the handler returned
     time.sleep(LEFT_S - seed.DEADLINE_MARGIN_S + 0.2)  # past the moment the timer would have fired
     assert answers.statuses == ["SUCCESS"]

@@ -10,7 +10,7 @@ from orchestrator.memory import dynamodb as conversations
 from orchestrator.registry import DEFAULT_REGISTRY
 from orchestrator.settings import Settings
 from tests.cfn import branches, iam_statements, load_template, resources
-from tools.store import TABLE_KEYS
+from tools.store import CANCEL_ATTRIBUTES, INDEXES, TABLE_KEYS
 
 T = load_template()
 R = T["Resources"]
@@ -87,10 +87,23 @@ def test_least_privilege_per_function():
         return {(s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): s["Resource"]
                 for n, s in iam_statements(T) if n == function}
 
-    assert grants("OrdersFunction") == {"dynamodb:GetItem": {"Fn::GetAtt": ["OrdersTable", "Arn"]}}
+    orders_table = {"Fn::GetAtt": ["OrdersTable", "Arn"]}
+    assert grants("OrdersFunction") == {"dynamodb:GetItem": orders_table,
+                                        "dynamodb:Query": {"Fn::Sub": "${OrdersTable.Arn}/index/customerId-index"}}
     assert grants("ReturnsFunction") == {"dynamodb:GetItem": {"Fn::GetAtt": ["ReturnsTable", "Arn"]}}
+    assert grants("CustomersFunction") == {"dynamodb:Query": [
+        {"Fn::Sub": f"${{CustomersTable.Arn}}/index/{index}"} for index in ("email-index", "phone-index", "username-index")]}
+    assert grants("CancelOrderFunction") == {"dynamodb:UpdateItem": orders_table, "dynamodb:GetItem": orders_table}
     assert grants("SeedFunction") == {"dynamodb:PutItem": [{"Fn::GetAtt": ["OrdersTable", "Arn"]},
-                                                           {"Fn::GetAtt": ["ReturnsTable", "Arn"]}]}
+                                                           {"Fn::GetAtt": ["ReturnsTable", "Arn"]},
+                                                           {"Fn::GetAtt": ["CustomersTable", "Arn"]}]}
+    # Only the cancel function writes orders once the stack is up, and never any table but orders.
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writers = {n for n, s in iam_statements(T) for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+               if a in writes and n not in ("SeedFunction", "OrchestratorFunction")}
+    assert writers == {"CancelOrderFunction"}
+    assert not [s for _, s in iam_statements(T) if "dynamodb:Scan" in str(s["Action"])]
+
     orchestrator = grants("OrchestratorFunction")
     assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction", "bedrock:InvokeModel",
                                  ("dynamodb:GetItem", "dynamodb:PutItem")}
@@ -99,16 +112,55 @@ def test_least_privilege_per_function():
     assert orchestrator[("dynamodb:GetItem", "dynamodb:PutItem")] == {"Fn::GetAtt": ["ConversationsTable", "Arn"]}
 
 
+def test_the_cancel_function_may_write_only_the_cancellation_attributes():
+    statements = {s["Sid"]: s for n, s in iam_statements(T) if n == "CancelOrderFunction"}
+    assert set(statements) == {"CancelOrders", "ReadCancellationState"}
+    attributes = ["orderId", "status", "cancelKey", "cancelledAt", "customerId"]
+    assert sorted(attributes) == sorted(CANCEL_ATTRIBUTES)  # what tools.store writes and reads
+    # The key and every index key attribute of the table must be listed (DynamoDB's rule for this key).
+    keys = {TABLE_KEYS["orders"], *INDEXES["orders"].values()}
+    update = statements["CancelOrders"]
+    assert update["Action"] == "dynamodb:UpdateItem" and update["Resource"] == {"Fn::GetAtt": ["OrdersTable", "Arn"]}
+    assert update["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+                                   "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD",
+                                                                                      "UPDATED_NEW"]}}
+    read = statements["ReadCancellationState"]
+    assert read["Action"] == "dynamodb:GetItem"
+    assert read["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+                                 "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}}
+    assert keys <= set(attributes)
+    assert env("CancelOrderFunction") == {"STORE_BACKEND": "dynamodb", "ORDERS_TABLE": {"Ref": "OrdersTable"}}
+    assert R["CancelOrderFunction"]["Properties"]["Handler"] == "tools.cancel.lambda_handler"
+
+
 def test_table_keys_match_the_store_and_tables_are_protected():
-    for logical, table in (("OrdersTable", "orders"), ("ReturnsTable", "returns")):
+    for logical, table in (("OrdersTable", "orders"), ("ReturnsTable", "returns"), ("CustomersTable", "customers")):
         props = R[logical]["Properties"]
         assert props["KeySchema"] == [{"AttributeName": TABLE_KEYS[table], "KeyType": "HASH"}]
-        assert props["AttributeDefinitions"] == [{"AttributeName": TABLE_KEYS[table], "AttributeType": "S"}]
+        # The store's indexes, exactly: each on its one attribute, every attribute projected.
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        assert {name: i["KeySchema"] for name, i in indexes.items()} == {
+            name: [{"AttributeName": attribute, "KeyType": "HASH"}] for name, attribute in INDEXES[table].items()}
+        assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+        assert props["AttributeDefinitions"] == [{"AttributeName": a, "AttributeType": "S"}
+                                                 for a in (TABLE_KEYS[table], *INDEXES[table].values())]
+        assert R[logical]["DeletionPolicy"] == "Delete" and R[logical]["UpdateReplacePolicy"] == "Retain"
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["SSESpecification"] == {"SSEEnabled": True}
     assert env("OrdersFunction") == {"STORE_BACKEND": "dynamodb", "ORDERS_TABLE": {"Ref": "OrdersTable"}}
     assert env("ReturnsFunction") == {"STORE_BACKEND": "dynamodb", "RETURNS_TABLE": {"Ref": "ReturnsTable"}}
+    assert env("CustomersFunction") == {"STORE_BACKEND": "dynamodb", "CUSTOMERS_TABLE": {"Ref": "CustomersTable"}}
+    assert env("SeedFunction") == {"ORDERS_TABLE": {"Ref": "OrdersTable"}, "RETURNS_TABLE": {"Ref": "ReturnsTable"},
+                                   "CUSTOMERS_TABLE": {"Ref": "CustomersTable"}}
+    assert R["SampleData"]["Properties"]["CustomersTable"] == {"Ref": "CustomersTable"}
+
+
+def test_every_tool_function_has_its_own_build_target():
+    tools = [name for name, r in resources(T, "AWS::Serverless::Function").items()
+             if r["Properties"]["Handler"].startswith("tools.")]
+    assert set(tools) == {"OrdersFunction", "ReturnsFunction", "CustomersFunction", "CancelOrderFunction", "SeedFunction"}
+    assert set(tools) <= {target.removeprefix("build-") for target in _makefile_targets()}
 
 
 def test_the_conversations_table_is_the_one_the_memory_store_writes():

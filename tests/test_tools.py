@@ -1,4 +1,5 @@
 import json
+import re
 
 import boto3
 import pytest
@@ -16,11 +17,16 @@ def test_seed_data_holds_the_blog_cases_and_enough_rows():
     assert "383833" not in by_id
     return_ids = {r["returnId"] for r in return_rows}
     assert {"rtn001", "rtn003"} <= return_ids and "rtn123" not in return_ids
-    assert {o["status"] for o in order_rows} == {"processing", "shipped", "delivered", "cancelled"}
+    # Stored in Title case: the blog's lower-case statuses are converted when seeded.
+    assert {o["status"] for o in order_rows} == {"Processing", "Shipped", "Delivered", "Cancelled"}
     assert {r["status"] for r in return_rows} == {"requested", "received", "processed", "refunded", "rejected"}
+    blog = [o for o in order_rows if "customerId" not in o]
+    assert len(blog) == 24 and len(order_rows) == 24 + 38
     for o in order_rows:
-        assert len(o["orderId"]) == 6 and o["orderId"].isdigit()
-        if o["status"] in ("shipped", "delivered"):
+        assert re.fullmatch(r"[0-9]{5,6}", o["orderId"])
+    for o in blog:  # the blog's orders: six digits, and each shipped one has its carrier and tracking
+        assert len(o["orderId"]) == 6
+        if o["status"] in ("Shipped", "Delivered"):
             assert o["carrier"] and o["trackingNumber"] and o["shipDate"]
 
 
@@ -33,7 +39,7 @@ def test_sqlite_store_is_created_seeded_once_and_reopened(tmp_path):
     assert reopened.get("orders", "123456")["status"] == "delivered"
     assert reopened.get("returns", "rtn123") is None
     with pytest.raises(ValueError):
-        reopened.get("customers", "1")
+        reopened.get("payments", "1")
 
 
 def test_order_found_names_the_product_and_tracking():
@@ -44,7 +50,7 @@ def test_order_found_names_the_product_and_tracking():
 
 @pytest.mark.parametrize("status", ["processing", "shipped", "delivered", "cancelled"])
 def test_each_order_status_has_its_own_sentence(status):
-    order = next(o for o in load_seed("orders") if o["status"] == status)
+    order = next(o for o in load_seed("orders") if o["status"].lower() == status)
     body = orders.lambda_handler({"orderId": order["orderId"]})["body"]
     assert {"processing": "not shipped yet", "shipped": "shipped on", "delivered": "delivered on",
             "cancelled": "was cancelled"}[status] in body
@@ -67,7 +73,7 @@ def test_unknown_ids_are_404_asking_to_check(handler, event):
 @pytest.mark.parametrize(
     "event,fragment",
     [({}, "orderId is required"), ({"orderId": ""}, "orderId is required"), ({"orderId": 123456}, "must be a string"),
-     ({"orderId": "12345"}, "not valid"), ({"orderId": "123456; DROP TABLE"}, "not valid"), ("123456", "JSON object"),
+     ({"orderId": "1234"}, "not valid"), ({"orderId": "1234567"}, "not valid"), ({"orderId": "١٢٣٤٥٦"}, "not valid"), ({"orderId": "123456; DROP TABLE"}, "not valid"), ("123456", "JSON object"),
      (None, "JSON object")],
 )
 def test_malformed_input_is_400_saying_what_was_wrong(event, fragment):
@@ -98,7 +104,7 @@ def test_store_from_env_rejects_unknown_backends():
 def dynamodb_tables(monkeypatch):
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        names = {"orders": "test-orders", "returns": "test-returns"}
+        names = {"orders": "test-orders", "returns": "test-returns", "customers": "test-customers"}
         for table, key in TABLE_KEYS.items():
             client.create_table(
                 TableName=names[table],
@@ -109,6 +115,7 @@ def dynamodb_tables(monkeypatch):
         monkeypatch.setenv("STORE_BACKEND", "dynamodb")
         monkeypatch.setenv("ORDERS_TABLE", names["orders"])
         monkeypatch.setenv("RETURNS_TABLE", names["returns"])
+        monkeypatch.setenv("CUSTOMERS_TABLE", names["customers"])
         store = DynamoDBStore(names)
         for table in TABLE_KEYS:
             assert store.put_items(table, load_seed(table)) == len(load_seed(table))

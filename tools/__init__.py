@@ -1,5 +1,8 @@
-"""The returns and orders tool Lambdas, and the store they read.
+"""The tool Lambdas and the store they share.
 
-Each tool is a Lambda-shaped handler: ``{"orderId": "..."}`` or ``{"returnId": "..."}`` in,
-``{"statusCode": 200|400|404|500, "body": "<one sentence>", "data": {...}}`` out.
+Each tool is a Lambda-shaped handler answering
+``{"statusCode": 200|400|404|409|500, "body": "<one sentence>", "data": {...}}`` and never raising:
+orders (``{"orderId"}``, or ``{"customerId"}`` for that customer's orders), returns
+(``{"returnId"}``), customers (get_user: ``{"email"}``, ``{"phone"}`` or ``{"username"}``) and
+cancel (``{"orderId", "customerId", "idempotencyKey"}``).
 """

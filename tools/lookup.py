@@ -1,4 +1,4 @@
-"""What the two tool Lambdas share: validate one id, read one item, answer in the tool contract.
+"""What the lookup tools share: validate one id, read one item, answer in the tool contract.
 
 A tool answers ``{"statusCode", "body", "data"}`` and never raises: bad input is a 400 that says
 what was wrong, an unknown id a 404 that asks the customer to check it, a store failure a 500.
@@ -30,6 +30,7 @@ class LookupTool:
     id_hint: str  # what a valid id looks like, for the 400 message
     describe: Callable[[dict[str, Any]], str]
     normalise: Callable[[str], str] = str.strip
+    hidden: tuple[str, ...] = ()  # item attributes left out of the answer's data
 
     def handle(self, event: Any, store: Store | None = None) -> dict[str, Any]:
         if not isinstance(event, Mapping):
@@ -53,4 +54,9 @@ class LookupTool:
                 f"I couldn't find {self.noun} {key}. Please check the {self.noun} number and try again.",
                 {self.id_field: key},
             )
-        return answer(200, self.describe(item), item)
+        try:
+            sentence = self.describe(item)
+        except (KeyError, TypeError, ValueError) as exc:  # an item missing a field: never a trace
+            logger.error("malformed %s item: %s", self.table, type(exc).__name__)
+            return answer(500, f"Sorry, I can't look up {self.noun}s right now. Please try again in a few minutes.")
+        return answer(200, sentence, {k: v for k, v in item.items() if k not in self.hidden})

@@ -1,4 +1,4 @@
-"""CloudFormation custom resource: seed the tables with the sample data, once.
+"""CloudFormation custom resource: seed the orders, returns and customers tables with the sample data.
 
 Create and Update write every sample item that is not there yet (a conditional put), so a
 redeploy never overwrites what has changed since. Delete leaves the data alone (the tables go
@@ -16,7 +16,7 @@ import threading
 import urllib.request
 from typing import Any, Callable, Mapping
 
-from .store import TABLE_KEYS, _to_dynamo, load_seed
+from .store import TABLE_ENV, TABLE_KEYS, _to_dynamo, load_seed
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -111,8 +111,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any = None, *, resource: A
     timer = _deadline_timer(context, answer)
     try:
         if event.get("RequestType") in ("Create", "Update"):
-            written = seed_tables({"orders": os.environ["ORDERS_TABLE"], "returns": os.environ["RETURNS_TABLE"]},
-                                  resource)
+            written = seed_tables({table: os.environ[name] for table, name in TABLE_ENV.items()}, resource)
             logger.info("seeded sample data: %s", written)
             answer("SUCCESS", "seeded", {f"{t}Written": n for t, n in written.items()})
         else:
