@@ -25,7 +25,7 @@ from .confirm import PendingAction, confirmation_question, is_no, is_yes, last_a
 from .dispatcher import Transport, dispatch
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
 from .interpreter import answer_text, answer_usable, conflict_text
-from .messages import (STOP_TOOL_USE, Message, append_results, assistant, assistant_text, new_tool_use_id, text_of,
+from .messages import (Message, append_results, assistant, assistant_text, new_tool_use_id, text_of,
                        tool_result, tool_use, tool_uses, user_text)
 from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
 from .parser import ToolCall

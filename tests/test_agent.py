@@ -11,7 +11,7 @@ from orchestrator.planners.fewshot import FewShotPlanner
 from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
 from orchestrator.replies import OUT_OF_SCOPE_REPLY, TIMEOUT_REPLY
 from orchestrator.turn import Plan, ToolResult
-from tests.fakes import ScriptedModel, ScriptedTransport, calls, results_in, says
+from tests.fakes import ScriptedModel, ScriptedTransport, calls
 
 
 class ScriptedPlanner:

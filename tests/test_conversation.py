@@ -4,13 +4,12 @@ DynamoDB under moto)."""
 import json
 
 import boto3
-import pytest
 from moto import mock_aws
 
 from orchestrator import handler
 from orchestrator.agent import Agent, model_reply_text
 from orchestrator.dispatcher import InProcessTransport
-from orchestrator.messages import assistant, text_of, tool_results, tool_use
+from orchestrator.messages import text_of, tool_results
 from orchestrator.models import ANY, choose_tool
 from orchestrator.registry import DEFAULT_REGISTRY as REGISTRY
 from orchestrator.samples import text_event

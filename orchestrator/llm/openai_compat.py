@@ -1,25 +1,22 @@
-"""Any OpenAI-compatible chat server: vLLM, llama.cpp server, Ollama, SageMaker LMI.
+"""Any OpenAI-compatible chat server as a text model: vLLM, llama.cpp server, Ollama, SageMaker LMI.
 
-Standard library only (``http.client``): the Lambda package carries no HTTP client. The whole
-call (connect, send, headers and every read of the body) is bounded by the time it was given:
-each socket read waits at most what is left, the body is read in pieces with the clock checked
-between them, and ``run_within`` cuts the call off at the end whatever the server does.
+Standard library only (``http.client``, through ``models.wire_chat.post_json``, which the
+tool-calling adapter shares): each socket read waits at most what is left, the body is read in
+pieces with the clock checked between them, and ``run_within`` cuts the call off at the end
+whatever the server does.
 """
 from __future__ import annotations
 
 import http.client
 import json
 import socket
-import time
 import urllib.parse
 from typing import Any, Sequence
 
 from .. import wire
 from ..budget import DeadlineExceeded, TooManyAbandonedCalls, run_within
+from ..models.wire_chat import post_json
 from . import LLMError, LLMTimeout, server_stops, stop_at
-
-_CHUNK = 16 * 1024
-CONNECT_TIMEOUT_S = 2.0
 
 
 class OpenAICompatibleLLM:
@@ -50,42 +47,6 @@ class OpenAICompatibleLLM:
             request["stop"] = server_stops(stop)
         return request
 
-    def _post(self, body: bytes, timeout_s: float) -> tuple[int, bytes]:
-        """POST ``body``; (status, response body). Every blocking step waits at most what is left."""
-        end = time.monotonic() + timeout_s
-
-        def left() -> float:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                raise socket.timeout("deadline")
-            return remaining
-
-        kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
-        # A connection that never completes gives up early, as botocore's does, leaving time to retry.
-        connection = kind(self._parts.hostname, self._parts.port, timeout=min(CONNECT_TIMEOUT_S, left()))
-        try:
-            headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-            if self._api_key:
-                headers["Authorization"] = f"Bearer {self._api_key}"
-            path = (self._parts.path or "/") + (f"?{self._parts.query}" if self._parts.query else "")
-            connection.request("POST", path, body=body, headers=headers)
-            sock = connection.sock  # kept: the connection lets go of it once the response will close
-            sock.settimeout(left())
-            response = connection.getresponse()
-            chunks, size = [], 0
-            while True:
-                sock.settimeout(left())
-                chunk = response.read1(_CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > wire.MAX_MODEL_RESPONSE_BYTES:
-                    raise wire.WireError(f"response larger than {wire.MAX_MODEL_RESPONSE_BYTES} bytes")
-                chunks.append(chunk)
-            return response.status, b"".join(chunks)
-        finally:
-            connection.close()
-
     def generate(
         self, prompt: str, *, system: str = "", max_tokens: int = 20, stop: Sequence[str] = (),
         timeout_s: float = 10.0,
@@ -93,9 +54,10 @@ class OpenAICompatibleLLM:
         if timeout_s <= 0:
             raise LLMTimeout("no time left for the model call")
         body = json.dumps(self.build_request(prompt, max_tokens=max_tokens, stop=stop, system=system)).encode("utf-8")
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
-            status, raw = run_within(timeout_s, lambda: self._post(body, timeout_s), name="model call",
-                                     target=f"openai:{self._parts.netloc}")
+            status, raw = run_within(timeout_s, lambda: post_json(self.url, body, timeout_s=timeout_s, headers=headers),
+                                     name="model call", target=f"openai:{self._parts.netloc}")
         except (DeadlineExceeded, socket.timeout, TimeoutError) as exc:
             raise LLMTimeout(f"server did not answer in {timeout_s:.1f}s") from exc
         except TooManyAbandonedCalls as exc:
