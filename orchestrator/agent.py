@@ -16,6 +16,7 @@ reason names it.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -25,8 +26,8 @@ from .confirm import PendingAction, confirmation_question, is_no, is_yes, last_a
 from .dispatcher import Transport, dispatch
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
 from .interpreter import answer_text, answer_usable, conflict_text
-from .messages import (Message, append_results, assistant, assistant_text, new_tool_use_id, text_of,
-                       tool_result, tool_use, tool_uses, user_text)
+from .messages import (Message, append_results, assistant, assistant_text, new_tool_use_id, result_text, text_of,
+                       tool_result, tool_results, tool_use, tool_uses, user_text)
 from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
 from .parser import ToolCall
 from .registry import Registry, Tool
@@ -390,6 +391,11 @@ class Agent:
     # ---------------------------------------------------------------- endings
     def _answer(self, record: TurnRecord, response: ModelResponse) -> None:
         text = model_reply_text(response.message)
+        if text and self.planner is None and not self._grounded(text, record):  # a planner's words are ours
+            # A model's words about an order or a return it never looked up (or a call written out
+            # as text) are not shown: what the tools said this turn, or our own scope reply.
+            record.reason = "ungrounded"
+            text = " ".join(t for t in self._tool_sentences(record)) or ""
         record.answer = text or OUT_OF_SCOPE_REPLY
         if record.action == "tool_call":
             return
@@ -400,6 +406,31 @@ class Agent:
             record.action = "answer"
         else:
             record.action, record.reason = "refuse", record.reason or "no_tool"
+
+    def _grounded(self, text: str, record: TurnRecord) -> bool:
+        """Whether a model's reply keeps to what this turn's tools returned: every order or return
+        id it names was in a tool result, and it writes no tool call out as text."""
+        if any(re.search(rf"\b{re.escape(tool.name)}\b", text) for tool in self.registry):
+            return False
+        told = " ".join(self._tool_sentences(record, with_data=True))
+        for parameter in self.registry.id_parameters():
+            if parameter.names_its_tool and any(value not in parameter.find_all(told)
+                                                for value in parameter.find_all(text)):
+                return False
+        return True
+
+    @staticmethod
+    def _tool_sentences(record: TurnRecord, with_data: bool = False) -> list[str]:
+        """The sentences (and, if asked, the data) of this turn's successful tool results."""
+        found = []
+        for message in record.messages:
+            for result in tool_results(message):
+                if result.get("status") == "success":
+                    found.append(result_text(result))
+                    if with_data:
+                        found += [json.dumps(c["json"], default=str) for c in result.get("content") or []
+                                  if isinstance(c, Mapping) and "json" in c]
+        return [f for f in found if f]
 
     @staticmethod
     def _fail(record: TurnRecord, reason: str, reply: str, error: str) -> None:

@@ -4,6 +4,7 @@ DynamoDB under moto)."""
 import json
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from orchestrator import handler
@@ -148,3 +149,25 @@ def test_a_conversation_through_the_lex_handler_remembers_in_dynamodb(local_stor
         finally:
             handler.set_agent(None)
             handler.set_store(None)
+
+
+# ---- what a real 1.5B model did on the development conversations (llama.cpp, make llm) ----------
+@pytest.mark.parametrize("reply", [
+    "The impact of return rtn001 on world peace is significant. It has been a source of tension.",
+    "Order 539563 (1 x Herbal Handsoap, $20.97) shipped on 2026-10-10 with UPS.",
+    "order_inquiry(order_id='123456')",
+])
+def test_a_models_words_about_ids_it_never_looked_up_are_not_shown(reply):
+    record = Agent(REGISTRY, ScriptedModel(says(reply)), ScriptedTransport()).run_turn("What about rtn001 and 539563?")
+    assert record.answer != reply and record.reason == "ungrounded"
+    assert record.answer.startswith("Sorry, I can only help")
+
+
+def test_a_models_summary_of_what_its_tools_returned_is_shown():
+    import dataclasses
+
+    quiet = dataclasses.replace(REGISTRY.tools[0], answers_directly=False)
+    registry = REGISTRY.with_tools([quiet, REGISTRY.tools[1]])
+    model = ScriptedModel(calls(("order_inquiry", {"order_id": "123456"})), says("Order 123456 is on its way with UPS."))
+    record = Agent(registry, model, InProcessTransport()).run_turn("where is order 123456")
+    assert record.answer == "Order 123456 is on its way with UPS." and record.reason != "ungrounded"

@@ -505,3 +505,11 @@ def test_history_is_not_changed_by_a_call(chat_server):
     chat_server.answer = event("openai_tool_calls.json")
     OpenAIToolsModel(chat_server.base_url, "m").converse(HISTORY, tools=TOOLS)
     assert HISTORY == before
+
+
+def test_a_call_written_as_python_is_read_as_a_call():
+    from orchestrator.models.wire_chat import text_tool_calls
+
+    assert text_tool_calls("order_inquiry(order_id='123456')") == ([("order_inquiry", {"order_id": "123456"})], "")
+    assert text_tool_calls('See `returns_inquiry(return_id="rtn001")`.')[0] == [("returns_inquiry", {"return_id": "rtn001"})]
+    assert text_tool_calls("I will call get_it(x) later") == ([], "I will call get_it(x) later")

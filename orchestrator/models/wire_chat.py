@@ -163,6 +163,11 @@ def _as_calls(value: Any, *, tagged: bool = False) -> list[tuple[str, dict[str, 
     return calls or None
 
 
+_PY_ARG = re.compile(r"""([a-z_][a-z0-9_]{0,63})\s*=\s*(?:'([^'\n]{0,200})'|"([^"\n]{0,200})")""")
+_PY_CALL = re.compile(r"""`?\b([a-z][a-z0-9]*_[a-z0-9_]{1,60})\(\s*((?:[a-z_][a-z0-9_]{0,63}\s*=\s*"""
+                      r"""(?:'[^'\n]{0,200}'|"[^"\n]{0,200}")\s*,?\s*){1,8})\)`?""")
+
+
 def text_tool_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
     """The tool calls a model wrote as text, and the prose left around them.
 
@@ -197,7 +202,13 @@ def text_tool_calls(text: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
             pieces.append(rest[i:start + 1])
             i = start + 1
     pieces.append(rest[i:])
-    prose = _EMPTY_FENCE.sub("", "".join(pieces))
+    rest = "".join(pieces)
+    # A call written as Python, as small models do: order_inquiry(order_id='123456').
+    for match in list(_PY_CALL.finditer(rest))[:_MAX_CANDIDATES]:
+        calls.append((match.group(1), {k: v1 or v2
+                                       for k, v1, v2 in _PY_ARG.findall(match.group(2))}))
+    rest = _PY_CALL.sub("", rest)
+    prose = _EMPTY_FENCE.sub("", rest)
     prose = re.sub(r"[ \t]{2,}", " ", re.sub(r"\n{3,}", "\n\n", prose)).strip()  # the gaps calls left
     return calls, prose
 
