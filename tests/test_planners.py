@@ -186,3 +186,12 @@ def test_toolcall_agent_never_looks_up_an_id_the_customer_did_not_give():
     assert asked.action == "clarify" and asked.tool_calls == 0 and "six-digit order number" in asked.answer
     found = agent.run_turn("it's order 123456")
     assert found.action == "tool_call" and "Herbal Handsoap" in found.answer
+
+
+def test_the_blogs_prompt_runs_as_published_with_its_positional_slot(tmp_path):
+    from orchestrator.planners.fewshot import template_renderer
+
+    render = template_renderer('user: "Is my return ret172 done?"\ntool: returns_inquiry\n\nuser input: {}\n')
+    assert render("  Where is order 123456? ", None).endswith("user input: Where is order 123456?\n")
+    with pytest.raises(ValueError, match="exactly once"):
+        template_renderer("no slot here")

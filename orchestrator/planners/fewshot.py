@@ -41,19 +41,22 @@ def render_prompt(text: str, registry: Registry) -> str:
 
 
 QUESTION_SLOT = "{question}"
+POSITIONAL_SLOT = "{}"
 
 
 def template_renderer(template: str):
-    """A renderer for a fixed prompt (the blog's, say): ``{question}`` marks where the question goes.
+    """A renderer for a fixed prompt (the blog's, say): ``{question}`` marks where the question goes,
+    or a single ``{}``, as the blog's own template has it (it fills the prompt with ``str.format``).
 
     The template's own tool list is what the model sees; the registry only checks the answer.
     """
-    if template.count(QUESTION_SLOT) != 1:
-        raise ValueError(f"a prompt template needs {QUESTION_SLOT} exactly once, "
-                         f"found it {template.count(QUESTION_SLOT)} times")
+    slot = QUESTION_SLOT if QUESTION_SLOT in template else POSITIONAL_SLOT
+    if template.count(slot) != 1:
+        raise ValueError(f"a prompt template needs {QUESTION_SLOT} (or the blog's {POSITIONAL_SLOT}) exactly once, "
+                         f"found it {template.count(slot)} times")
 
     def render(text: str, registry: Registry) -> str:
-        return template.replace(QUESTION_SLOT, text.strip())
+        return template.replace(slot, text.strip())
 
     return render
 
