@@ -41,6 +41,9 @@ bench-strands:  ## our loop next to Strands Agents, in its own environment (.ven
 eval: $(VENV)/.local  ## score the embedded default on the committed evaluation sets (evals/)
 	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done
 
+# A local LLM for benchmarks only (make llm, make eval-llm, make llm-stop): see llm.mk.
+include llm.mk
+
 DATA_DIR ?= ../shared/data
 devset:  ## rebuild evals/*.jsonl from the public data sets in DATA_DIR
 	$(PYTHON) scripts/build_devset.py --data-dir $(DATA_DIR)
