@@ -26,6 +26,7 @@ Environment (all optional):
 | LLM_TIMEOUT_MIN | 60 | each eval run is stopped after this many minutes |
 | LLM_EVAL_FILE | evals/heldout.jsonl | the set to score |
 | LLM_RESULTS | llm-results | where `eval` writes |
+| LLM_TAG | | a suffix for the result files, to keep a variant's run beside the plain one |
 | LLM_PROXY | 1 | 1: route the agent through a logging proxy that keeps each request/response |
 """
 from __future__ import annotations
@@ -290,6 +291,19 @@ def log_file() -> Path:
     return cache_dir() / f"server-{port()}.log"
 
 
+def info_file() -> Path:
+    return cache_dir() / f"server-{port()}.json"
+
+
+def served() -> dict:
+    """What `up` started on this port (model, chat format), if it is still running."""
+    try:
+        info = json.loads(info_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if info.get("pid") == _running_pid() else {}
+
+
 def _running_pid() -> int | None:
     path = pid_file()
     if not path.exists():
@@ -351,6 +365,9 @@ def serve(python: Path, model: Path) -> None:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     pid_file().write_text(f"{proc.pid}\n")
+    info_file().write_text(json.dumps({"pid": proc.pid, "model": model.name, "sha256": _recorded_sha(model),
+                                       "chat_format": chat_format or "the GGUF's chat template",
+                                       "threads": int(threads), "n_ctx": int(ctx)}) + "\n")
     wait = float(env("LLM_WAIT", "120"))
     say(f"starting the server (pid {proc.pid}, log {log}); waiting up to {wait:.0f} s for /v1/models")
     started = time.monotonic()
@@ -584,8 +601,10 @@ def eval_runs() -> None:
         if run == "blog" and question_copy is not None:
             expanded.append(("blog-question", dict(plans["blog"], FEWSHOT_PROMPT_FILE=str(question_copy))))
     summary_lines = []
+    # Name the runs after the model the server has, whatever LLM_SIZE says now.
+    label = next((key for key, spec in MODELS.items() if spec["file"] == served().get("model")), size())
     for name, settings in expanded:
-        tag = name if name == "embedded" else f"{name}-{size()}"
+        tag = (name if name == "embedded" else f"{name}-{label}") + (f"-{env('LLM_TAG', '')}" if env("LLM_TAG", "") else "")
         summary_lines.append(run_one(tag, ({} if name == "embedded" else common) | settings, dataset, out_dir))
     say("summary:\n" + "\n".join(summary_lines))
 
@@ -597,6 +616,7 @@ def run_one(tag: str, settings: dict, dataset: Path, out_dir: Path) -> str:
     stderr_log = out_dir / f"{tag}.stderr.log"
     timeout_min = float(env("LLM_TIMEOUT_MIN", "60"))
     uses_llm = settings.get("MODEL_ADAPTER") != "embedded"
+    info = served() if uses_llm else {}
     proxy = None
     sink = None
     url = base_url()
@@ -617,8 +637,9 @@ def run_one(tag: str, settings: dict, dataset: Path, out_dir: Path) -> str:
         f"date: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
         f"git commit: {_git('log', '-1', '--format=%h')}  changed files (git status --short | wc -l): "
         f"{len(_git('status', '--short').splitlines())}",
-        f"model: {model_path().name if uses_llm else 'none (embedded router)'}"
-        + (f"  sha256 {_recorded_sha(model_path())}" if uses_llm else ""),
+        (f"model: {info.get('model', '? (not started by scripts/llm.py)')}  sha256 {info.get('sha256', '?')}  "
+         f"chat format: {info.get('chat_format', '?')}  threads: {info.get('threads', '?')}"
+         if uses_llm else "model: none (embedded router)"),
         f"server: {base_url() if uses_llm else '-'}" + (f" (through the logging proxy {url})" if proxy else ""),
         f"command: {shown}",
     ]
@@ -633,6 +654,7 @@ def run_one(tag: str, settings: dict, dataset: Path, out_dir: Path) -> str:
     table = "\n".join(result.stdout.splitlines()[:-1]) if result.returncode == 0 else result.stdout
     status_line = ("ok" if result.returncode == 0 else
                    f"TIMED OUT after {timeout_min:.0f} min" if result.returncode == 124 else
+                   f"KILLED (signal {-result.returncode})" if result.returncode < 0 else
                    f"FAILED (exit {result.returncode}): {_tail(stderr_log, 3)}")
     body = header + [f"exit: {result.returncode} ({status_line})", f"wall time: {wall:.0f} s", "", table]
     if uses_llm and exchanges.exists():
