@@ -281,7 +281,7 @@ def test_chat_messages_edge_cases():
                                      text_block("thanks")]},
     ]
     assert chat_request(history) == {"messages": [
-        {"role": "assistant", "content": None, "tool_calls": [
+        {"role": "assistant", "content": "", "tool_calls": [
             {"id": "a", "type": "function", "function": {"name": "order_inquiry", "arguments": '{"order_id":"1"}'}},
             {"id": "b", "type": "function", "function": {"name": "returns_inquiry", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "a", "content": '{"status":"shipped"}'},

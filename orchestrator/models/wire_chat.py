@@ -47,7 +47,7 @@ def chat_messages(messages: Sequence[Message], system: str = "") -> list[dict[st
             calls = [{"id": u.get("toolUseId") or new_tool_use_id(), "type": "function",
                       "function": {"name": u.get("name", ""), "arguments": _compact(u.get("input") or {})}}
                      for u in blocks(message, "toolUse") if isinstance(u, Mapping)]
-            turn: dict[str, Any] = {"role": "assistant", "content": texts or (None if calls else "")}
+            turn: dict[str, Any] = {"role": "assistant", "content": texts}  # "", never null: llama.cpp rejects null
             if calls:
                 turn["tool_calls"] = calls
             chat.append(turn)
