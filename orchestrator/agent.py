@@ -21,6 +21,7 @@ import re
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import identify
 from .budget import Deadline
 from .confirm import PendingAction, confirmation_question, is_no, is_yes, last_action
 from .dispatcher import Transport, dispatch
@@ -37,6 +38,9 @@ from .replies import (CONFIRMATION_DECLINED_REPLY, CONFIRMATION_DROPPED_NOTE, CO
 from .turn import StepTimer, ToolResult, TurnRecord
 
 DEFAULT_MAX_STEPS = 2
+# Rounds of the loop a turn may take in all. ``max_steps`` bounds the calls to an LLM; rounds that
+# cost none (the embedded model reading a tool result) are bounded by this.
+MAX_ROUNDS = 4
 # Lex V2 takes at most 1,024 characters of text per turn (RecognizeText); nothing longer is read.
 MAX_INPUT_CHARS = 1024
 # A retry is worth starting only with at least this much time, and as much as the failed try took.
@@ -76,6 +80,7 @@ class Agent:
         system: str = "",
         tool_choice: Mapping[str, Any] | None = None,
         inference: Inference = Inference(),
+        anonymous_lookups: bool = True,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -92,6 +97,8 @@ class Agent:
         self.system = system
         self.tool_choice = tool_choice
         self.inference = inference
+        # Whether a customer nobody identified may look up one order or return by its id.
+        self.anonymous_lookups = anonymous_lookups
 
     @property
     def planner(self) -> Any:
@@ -128,18 +135,19 @@ class Agent:
         # A channel's identity is proven again each turn (its signed token), never carried over.
         if (record.state.get("identity") or {}).get("via") == "channel":
             record.state.pop("identity")
-        who = ({"customer_id": str(identity["customer_id"]), "via": "channel"}
-               if identity and identity.get("customer_id") else record.state.get("identity"))
+        channel = ({"customer_id": str(identity["customer_id"]), "via": "channel"}
+                   if identity and identity.get("customer_id") else None)
         try:
             text = (text if isinstance(text, str) else "")[:MAX_INPUT_CHARS].strip()
             deadline = deadline or Deadline(28.0)
-            if not self._settle_pending(record, text, PendingAction.from_state(state), deadline, who):
-                self._run(record, conversation, text, deadline, who)
+            if not self._settle_pending(record, text, PendingAction.from_state(state), deadline,
+                                        self._who(record, channel)):
+                self._run(record, conversation, text, deadline, channel)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the customer gets a reply and we a record
             record.action, record.reason, record.error = "answer", "internal_error", type(exc).__name__
             record.answer, record.fulfilled = INTERNAL_ERROR_REPLY, False
         finally:
-            if record.note and record.answer:
+            if record.note and record.answer and not record.answer.startswith(record.note):
                 record.answer = f"{record.note} {record.answer}"
             if record.answer and not (record.messages and record.messages[-1].get("role") == "assistant"
                                       and text_of(record.messages[-1]) == record.answer):
@@ -148,6 +156,12 @@ class Agent:
             for hook in self.hooks:
                 hook(record)
         return record
+
+    @staticmethod
+    def _who(record: TurnRecord, channel: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The customer the server knows now: the channel's verified token, else two identifiers
+        given earlier in the conversation (or earlier in this turn)."""
+        return dict(channel) if channel else identify.identified(record.state)
 
     # ---------------------------------------------------------------- confirmation
     def _settle_pending(self, record: TurnRecord, text: str, pending: PendingAction | None,
@@ -231,6 +245,13 @@ class Agent:
                 return None, ("tool_timeout" if result.status_code == 504 else "tool_unavailable",
                               UNAVAILABLE_REPLY.format(noun=preview.noun), result.error or "preview failed")
             data.update(result.data)
+            if tool.changes_only_when is not None:
+                field, wanted = tool.changes_only_when
+                if str(data.get(field, "")).strip().lower() != wanted.lower():
+                    # Shipped, delivered, already cancelled: explained now, never offered for a yes.
+                    record.action, record.reason = "tool_call", "not_changed"
+                    record.answer = conflict_text(tool, ToolResult(409, "", dict(data)), shown)
+                    return None, None
         question = confirmation_question(tool, data)
         pending = PendingAction(tool.name, dict(tool_input), (identity or {}).get("customer_id"), question)
         record.state["pending"] = pending.to_state()
@@ -239,11 +260,13 @@ class Agent:
 
     # ---------------------------------------------------------------- the loop
     def _run(self, record: TurnRecord, history: list[Message], text: str, deadline: Deadline,
-             identity: Mapping[str, Any] | None) -> None:
+             channel: Mapping[str, Any] | None) -> None:
         record.messages.append(user_text(text))
         conversation = history + record.messages
         specs = self.tool_specs()
-        for step in range(1, self.max_steps + 1):
+        for step in range(1, MAX_ROUNDS + 1):
+            if record.model_calls >= self.max_steps:
+                break  # the LLM calls this turn may make are made
             record.rounds = step
             if deadline.expired():
                 return self._fail(record, "deadline", TIMEOUT_REPLY, "no time left for the model")
@@ -260,7 +283,7 @@ class Agent:
             if not uses:
                 return self._answer(record, response)
             results, answers, failure, asked = self._run_tools(record, step, uses, conversation, deadline,
-                                                               identity, forced_tool(tool_choice))
+                                                               channel, forced_tool(tool_choice))
             append_results(record.messages, results)
             conversation = history + record.messages
             if failure is not None:
@@ -268,7 +291,7 @@ class Agent:
             if asked is not None:  # a change was stated: the customer's yes comes next turn
                 record.answer, record.action, record.reason = asked, "clarify", "confirm"
                 return
-            if record.reason == "not_found" and record.answer:  # a change to something not theirs
+            if record.reason in ("not_found", "not_changed") and record.answer:  # nothing to confirm
                 return
             if answers is not None:  # every call answered directly: their sentences are the reply
                 record.answer = " ".join(answers)
@@ -304,11 +327,11 @@ class Agent:
         return None
 
     def _run_tools(self, record: TurnRecord, step: int, uses: list[dict[str, Any]], conversation: list[Message],
-                   deadline: Deadline, identity: Mapping[str, Any] | None, forced: str | None,
+                   deadline: Deadline, channel: Mapping[str, Any] | None, forced: str | None,
                    ) -> tuple[list[dict[str, Any]], list[str] | None, tuple[str, str, str] | None, str | None]:
         """Run every call in order: (toolResult blocks, direct answers or None, failure or None, the
         confirmation question a change asks, or None)."""
-        context = GuardContext(self.registry, conversation, identity)
+        context = GuardContext(self.registry, conversation, self._who(record, channel))
         results: list[dict[str, Any]] = []
         answers: list[str] | None = []
         failure: tuple[str, str, str] | None = None
@@ -326,14 +349,21 @@ class Agent:
                 continue
             tool = request.tool
             assert tool is not None  # the registered guard ran
-            if tool.identity_parameters:  # filled from the customer the server identified, never the model
-                customer = (identity or {}).get("customer_id")
-                if not customer:
-                    record.steps.append(_step("guard", step, tool=request.name, guard="identified"))
-                    results.append(tool_result(request.tool_use_id, text=f"Refused: {NOT_IDENTIFIED_REASON}",
-                                               status="error"))
-                    answers = None
-                    continue
+            identity = self._who(record, channel)
+            customer = (identity or {}).get("customer_id")
+            if tool.identifies:
+                block, identify_failure = self._identify(record, step, tool, request, deadline, identity)
+                results.append(block)
+                failure = failure or identify_failure
+                answers = None
+                continue
+            refused = self._identity_refusal(record, tool, customer)
+            if refused is not None:
+                record.steps.append(_step("guard", step, tool=request.name, guard="identified"))
+                results.append(tool_result(request.tool_use_id, text=f"Refused: {refused}", status="error"))
+                answers = None
+                continue
+            if customer:  # filled from the customer the server identified, never the model
                 request.input.update({p.name: str(customer) for p in tool.identity_parameters})
             if tool.mutates:  # never on the model's word: state it, keep it, ask
                 question = None
@@ -359,11 +389,52 @@ class Agent:
                                       result.error or f"status {result.status_code}")
                 continue
             record.reason = "found" if result.ok else "not_found"
+            if result.status_code == 404 and tool.anonymous_lookup and not customer:
+                identify.failed_lookup(record.state)  # a stranger's guesses are counted, and limited
             if answers is not None and tool.answers_directly:
                 answers.append(sentence)
             else:
                 answers = None
         return results, answers, failure, asked
+
+    def _identity_refusal(self, record: TurnRecord, tool: Tool, customer: str | None) -> str | None:
+        """Why ``tool`` may not run for this customer now (None: it may)."""
+        if customer:
+            return None
+        if any(p.required for p in tool.identity_parameters):
+            return NOT_IDENTIFIED_REASON
+        if tool.anonymous_lookup and not self.anonymous_lookups:
+            return NOT_IDENTIFIED_REASON
+        if tool.anonymous_lookup and identify.lookups_exhausted(record.state):
+            return identify.LOOKUP_LIMIT_REASON
+        return None
+
+    def _identify(self, record: TurnRecord, step: int, tool: Tool, request: ToolRequest, deadline: Deadline,
+                  identity: Mapping[str, Any] | None) -> tuple[dict[str, Any], tuple[str, str, str] | None]:
+        """Look one identifier up and keep what it matched server-side: the toolResult says only
+        whether the customer is now identified, never whose account an identifier is."""
+        kind = next(iter(p.name for p in tool.model_parameters if p.name in request.input))
+        record.action, record.tool, record.arguments = "tool_call", tool.name, {kind: "(given)"}
+        if identity is not None:
+            found = identify.Identification("already", identify.ALREADY_IDENTIFIED_REPLY, identity.get("customer_id"))
+        elif identify.locked(record.state):
+            found = identify.Identification("locked", identify.IDENTIFY_LOCKED_REPLY)
+        else:
+            result = self._call_tool(record, step, tool, request.input, deadline)
+            record.status_code = result.status_code
+            if result.status_code not in (200, 404):
+                reason = "tool_timeout" if result.status_code == 504 else "tool_unavailable"
+                reply = UNAVAILABLE_REPLY.format(noun=tool.noun)
+                return (tool_result(request.tool_use_id, text=reply, status="error"),
+                        (reason, reply, result.error or f"status {result.status_code}"))
+            account = result.data.get("customerId") if result.ok else None
+            found = identify.note(record.state, kind, str(account) if account else None,
+                                  str(result.data.get("name") or "") if result.ok else None)
+        record.reason = found.outcome
+        if found.outcome == "identified":
+            record.note = found.sentence
+        return tool_result(request.tool_use_id, {"identified": found.outcome in ("identified", "already"),
+                                                 "outcome": found.outcome}, text=found.sentence), None
 
     def _request(self, use: Mapping[str, Any]) -> ToolRequest:
         name = use.get("name") if isinstance(use.get("name"), str) else ""
@@ -397,9 +468,9 @@ class Agent:
             record.reason = "ungrounded"
             text = " ".join(t for t in self._tool_sentences(record)) or ""
         record.answer = text or OUT_OF_SCOPE_REPLY
-        if record.action == "tool_call":
+        if record.action == "tool_call" and not record.answer.rstrip().endswith("?"):
             return
-        if record.answer.rstrip().endswith("?"):
+        if record.answer.rstrip().endswith("?"):  # waiting for the customer (Lex: ElicitIntent)
             record.action = "clarify"
             record.reason = record.reason or "model_asked"
         elif record.reason == "greeting":

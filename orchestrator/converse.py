@@ -20,6 +20,9 @@ Input lines (JSONL)::
   reply must hold, case-insensitive; a nested list means any one of them. ``asks``: true when the
   reply must ask a question (end with "?"), false when it must not.
 - ``expected.never``: strings no reply of the conversation may hold (case-insensitive).
+- ``expected.changes`` values may be ``"*"``: the field must change, to any value (a time, a key).
+- ``safety``: true for a case that checks no unwanted change and no leak; the report counts these
+  apart, and every one must pass.
 - ``note``: free text for the reader; ignored.
 
 Each conversation runs on its own temporary SQLite file, copied from one seeded from
@@ -41,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TextIO
 
-_TOP_KEYS = {"id", "identity", "turns", "expected", "note"}
+_TOP_KEYS = {"id", "identity", "turns", "expected", "note", "safety"}
+ANY_VALUE = "*"
 _EXPECTED_KEYS = {"changes", "replies", "never"}
 _REPLY_KEYS = {"turn", "contains", "asks"}
 _CHANGE_KEYS = {"table", "key", "field", "value"}
@@ -62,6 +66,7 @@ class Conversation:
     changes: list[dict[str, Any]] = field(default_factory=list)
     replies: list[ReplyCheck] = field(default_factory=list)
     never: list[str] = field(default_factory=list)
+    safety: bool = False
 
 
 # ---------------------------------------------------------------- the line format
@@ -156,6 +161,8 @@ def parse_conversation(obj: Any, number: int) -> Conversation:
         raise ValueError("expected.replies must be a list")
     if not isinstance(never, list):
         raise ValueError("expected.never must be a list")
+    if not isinstance(obj.get("safety", False), bool):
+        raise ValueError("safety must be true or false")
     return Conversation(
         id=str(case_id),
         turns=list(turns),
@@ -163,6 +170,7 @@ def parse_conversation(obj: Any, number: int) -> Conversation:
         changes=[_change(c, i) for i, c in enumerate(changes)],
         replies=[_reply_check(r, i, len(turns)) for i, r in enumerate(replies)],
         never=[_text(n, f"expected.never[{i}]") for i, n in enumerate(never)],
+        safety=obj.get("safety", False),
     )
 
 
@@ -349,26 +357,40 @@ def _change_id(change: Mapping[str, Any]) -> str:
                       sort_keys=True)
 
 
-def judge(conversation: Conversation, replies: list[str], changes: list[dict[str, Any]]) -> list[str]:
-    """Every way the conversation missed its expectations, in turn order; [] when it passed."""
+def judge(conversation: Conversation, replies: list[str], changes: list[dict[str, Any]],
+          asked: list[bool] | None = None) -> list[str]:
+    """Every way the conversation missed its expectations, in turn order; [] when it passed.
+
+    ``asked``: whether each turn waited for the customer (the record's action ``clarify``: a
+    confirmation ends "Say yes to confirm."); without it, a reply asks when it ends with "?"."""
     failures: list[str] = []
     for check in sorted(conversation.replies, key=lambda c: c.turn):
         reply = replies[check.turn - 1] if check.turn <= len(replies) else ""
+        asks = asked[check.turn - 1] if asked is not None and check.turn <= len(asked) else _asks(reply)
         for item in check.contains:
             if isinstance(item, str) and not _has(reply, item):
                 failures.append(f"turn {check.turn}: expected {item!r} in reply")
             elif isinstance(item, list) and not any(_has(reply, alt) for alt in item):
                 failures.append(f"turn {check.turn}: expected one of {', '.join(map(repr, item))} in reply")
-        if check.asks is True and not _asks(reply):
+        if check.asks is True and not asks:
             failures.append(f"turn {check.turn}: expected a question")
-        elif check.asks is False and _asks(reply):
+        elif check.asks is False and asks:
             failures.append(f"turn {check.turn}: expected no question")
     for text in conversation.never:
         for turn, reply in enumerate(replies, 1):
             if _has(reply, text):
                 failures.append(f"turn {turn}: {text!r} must never appear in a reply")
-    expected = {_change_id(c): c for c in conversation.changes}
-    actual = {_change_id(c): c for c in changes}
+    wildcards = {(c["table"], str(c["key"]), c["field"]) for c in conversation.changes if c["value"] == ANY_VALUE}
+    expected = {_change_id(c): c for c in conversation.changes if c["value"] != ANY_VALUE}
+    actual = {}
+    for change in changes:
+        where = (change["table"], str(change["key"]), change["field"])
+        if where in wildcards and change["value"] is not None:
+            wildcards.discard(where)
+        else:
+            actual[_change_id(change)] = change
+    for table, key, name in sorted(wildcards, key=str):
+        failures.append(f"changes: expected {_show({'table': table, 'key': key, 'field': name, 'value': ANY_VALUE})}")
     for key, change in expected.items():
         if key not in actual:
             failures.append(f"changes: expected {_show(change)}")
@@ -381,18 +403,20 @@ def judge(conversation: Conversation, replies: list[str], changes: list[dict[str
 def play(agent: Any, conversation: Conversation, stores: FreshStores) -> dict[str, Any]:
     """Play one conversation on a fresh store copy: its output line."""
     history: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}  # the server-side state the memory keeps between turns
     records = []
     with stores.fresh() as path:
         before = snapshot(path)
         for text in conversation.turns:
-            record = agent.run_turn(text, history, identity=conversation.identity)
+            record = agent.run_turn(text, history, identity=conversation.identity, state=state)
             history += record.messages
+            state = record.state
             records.append(record)
         after = snapshot(path)
     replies = [record.answer for record in records]
     changes = diff(before, after)
-    failures = judge(conversation, replies, changes)
-    return {"id": conversation.id, "replies": replies, "changes": changes,
+    failures = judge(conversation, replies, changes, [record.action == "clarify" for record in records])
+    return {"id": conversation.id, "replies": replies, "changes": changes, "safety": conversation.safety,
             "turns": [record.to_dict() for record in records], "passed": not failures, "failures": failures}
 
 
@@ -420,6 +444,8 @@ def converse(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | 
         "passed": passed,
         "pass_rate": round(passed / len(results), 4) if results else None,
         "turns": sum(len(r["replies"]) for r in results),
+        "safety_cases": sum(r["safety"] for r in results),
+        "safety_passed": sum(r["safety"] and r["passed"] for r in results),
         "skipped": skipped,
         "failing": [{"id": r["id"], "failure": r["failures"][0], "failures": len(r["failures"])}
                     for r in results if not r["passed"]],
@@ -430,6 +456,8 @@ def format_report(summary: Mapping[str, Any]) -> str:
     rate = "-" if summary["pass_rate"] is None else f"{summary['pass_rate']:.3f}"
     lines = [f"{'conversations':>13}{'turns':>8}{'passed':>8}{'pass rate':>11}",
              f"{summary['conversations']:>13}{summary['turns']:>8}{summary['passed']:>8}{rate:>11}"]
+    lines.append(f"safety cases (no unwanted change, no leak): {summary['safety_passed']} of "
+                 f"{summary['safety_cases']} passed")
     if summary["skipped"]:
         lines.append(f"({summary['skipped']} unreadable line(s) skipped; see stderr)")
     if summary["failing"]:
@@ -444,4 +472,5 @@ def figures(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The last line's JSON: the figures, without the per-conversation detail."""
     return {"conversations": summary["conversations"], "passed": summary["passed"],
             "pass_rate": summary["pass_rate"], "turns": summary["turns"], "skipped": summary["skipped"],
+            "safety_cases": summary["safety_cases"], "safety_passed": summary["safety_passed"],
             "failing": [f["id"] for f in summary["failing"]]}

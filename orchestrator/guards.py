@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from .messages import Message, customer_texts
+import json
+
+from .messages import Message, customer_texts, tool_results
 from .parser import normalise_spoken
 from .registry import Registry, Tool
 from .schema import errors as schema_errors
@@ -30,7 +32,7 @@ class ToolRequest:
 class GuardContext:
     registry: Registry
     history: Sequence[Message]  # the conversation so far, this turn's messages included
-    identity: Mapping[str, Any] | None = None  # a customer the channel verified (next: issue 10)
+    identity: Mapping[str, Any] | None = None  # the customer the server identified, if any
     _typed: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -39,6 +41,18 @@ class GuardContext:
         if self._typed is None:
             self._typed = [normalise_spoken(t) for t in customer_texts(self.history)]
         return "\n".join(self._typed)
+
+    @property
+    def told_text(self) -> str:
+        """What our own tools returned in this conversation (the customer's order list, say): ids in
+        it came from the server, not from a model."""
+        found = []
+        for message in self.history:
+            for result in tool_results(message):
+                if result.get("status") == "success":
+                    found += [json.dumps(c["json"], default=str) for c in result.get("content") or []
+                              if isinstance(c, Mapping) and "json" in c]
+        return "\n".join(found)
 
 
 Guard = Callable[[ToolRequest, GuardContext], "str | None"]
@@ -56,12 +70,17 @@ def valid_input(request: ToolRequest, context: GuardContext) -> str | None:
 
 
 def ids_typed_by_the_customer(request: ToolRequest, context: GuardContext) -> str | None:
-    """A model never invents an id: each one must appear in what the customer wrote."""
+    """A model never invents an id: each one must appear in what the customer wrote (or, for an
+    id that names its tool, in what our tools returned in this conversation: an order from the
+    customer's own list)."""
     if request.tool is None:
         return None
     for parameter in request.tool.model_parameters:
         value = request.input.get(parameter.name)
-        if isinstance(value, str) and value not in parameter.find_all(context.customer_text):
+        if not isinstance(value, str) or value in parameter.find_all(context.customer_text):
+            continue
+        from_our_tools = parameter.names_its_tool and not request.tool.identifies  # never an identifier
+        if not (from_our_tools and value in parameter.find_all(context.told_text)):
             return (f"{parameter.name} {value} was not given by the customer in this conversation: "
                     f"ask the customer for {parameter.ask_for or parameter.name}.")
     return None

@@ -48,9 +48,10 @@ class ToolCall:
         """The dispatcher's last gate: same tool object in the registry, every id valid."""
         if registry.get(self.tool.name) is not self.tool:
             return False
-        if set(self.arguments) != {p.name for p in self.tool.parameters}:
+        if not self.tool.accepts(self.arguments):
             return False
-        return all(p.validate(self.arguments[p.name]) == self.arguments[p.name] for p in self.tool.parameters)
+        return all(p.validate(self.arguments[p.name]) == self.arguments[p.name]
+                   for p in self.tool.parameters if p.name in self.arguments)
 
 
 @dataclass
@@ -79,10 +80,14 @@ def parse_call(planned_tool: str | None, planned_arguments: Mapping[str, Any], t
             candidates = parameter.find_all(text)
             found += len(candidates)
             value = candidates[0] if candidates else None
-        if value is None:
-            missing.append(parameter)
-        else:
+        if value is not None:
             arguments[parameter.name] = value
+        elif parameter.required:
+            missing.append(parameter)
+    if tool.exactly_one:  # one alternative per call: the first found (the planner makes one call per id)
+        given = [p for p in tool.model_parameters if p.name in arguments]
+        arguments = {given[0].name: arguments[given[0].name]} if given else {}
+        missing = [] if given else list(tool.model_parameters)
     if missing:
         return ParseResult(tool=tool, missing=missing, ids_found=found)
     return ParseResult(call=ToolCall(tool, arguments), tool=tool, ids_found=found)

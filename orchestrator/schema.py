@@ -1,7 +1,7 @@
 """A small JSON Schema validator for tool inputs: the subset tool specs use, nothing more.
 
 Checks ``type`` (object, string, integer, number, boolean, array), ``properties``, ``required``,
-``additionalProperties: false``, ``enum``, ``pattern`` (ASCII: ``\\d`` is 0-9 only), ``minLength``,
+``additionalProperties: false``, ``minProperties``, ``maxProperties``, ``enum``, ``pattern`` (ASCII: ``\\d`` is 0-9 only), ``minLength``,
 ``maxLength``, ``minimum``, ``maximum`` and ``items``. Unknown keywords are ignored. The Lambda
 package carries no jsonschema dependency for this.
 
@@ -62,6 +62,10 @@ def errors(schema: Mapping[str, Any], value: Any, path: str = "", depth: int = 0
             found += errors(schema["items"], item, f"{path}[{i}]", depth + 1)
     if isinstance(value, Mapping):
         properties = schema.get("properties") or {}
+        low, high = schema.get("minProperties", 0), schema.get("maxProperties", 1 << 30)
+        if not low <= len(value) <= high:
+            count = f"exactly {low}" if low == high else f"at least {low}" if high >= 1 << 30 else f"{low} to {high}"
+            found.append(f"{where}: give {count} of {', '.join(properties)}")
         for name in schema.get("required") or []:
             if name not in value:
                 found.append(f"{name}: required")

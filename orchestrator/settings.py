@@ -13,7 +13,8 @@
 | SAGEMAKER_ENDPOINT_NAME | | the Flan-UL2 endpoint |
 | SAGEMAKER_PAYLOAD_FORMAT | jumpstart | jumpstart (text_inputs) or tgi (inputs/parameters) |
 | OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY | | an OpenAI-compatible chat server |
-| ORDERS_FUNCTION_NAME, RETURNS_FUNCTION_NAME | | tool Lambdas (lambda transport) |
+| ANONYMOUS_LOOKUPS | true | false: a customer who has not been identified (signed in, or two account details) gets no order or return look-ups |
+| ORDERS_FUNCTION_NAME, RETURNS_FUNCTION_NAME, CUSTOMERS_FUNCTION_NAME, CANCEL_ORDER_FUNCTION_NAME | | tool Lambdas (lambda transport) |
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Settings:
     openai_model: str = ""
     openai_api_key: str = dataclasses.field(default="", repr=False)
     aws_region: str = ""
+    anonymous_lookups: str = "true"
 
     _ENV = {
         "model": "MODEL_ADAPTER",
@@ -72,6 +74,7 @@ class Settings:
         "openai_model": "OPENAI_MODEL",
         "openai_api_key": "OPENAI_API_KEY",
         "aws_region": "AWS_REGION",
+        "anonymous_lookups": "ANONYMOUS_LOOKUPS",
     }
 
     @classmethod
@@ -108,6 +111,8 @@ class Settings:
             raise SettingsError(f"ROUTER_FLOOR must be between 0 and 1, got {self.router_floor}")
         if self.planner in ("fewshot", "toolcall") and self.backend == "none" and self.model in ("", "flan"):
             raise SettingsError(f"the {self.planner} planner needs an LLM: set LLM_BACKEND to sagemaker or openai")
+        if self.anonymous_lookups.lower() not in ("true", "false"):
+            raise SettingsError(f"ANONYMOUS_LOOKUPS must be true or false, got {self.anonymous_lookups!r}")
         if self.model and self.model not in MODEL_ADAPTERS:
             raise SettingsError(f"MODEL_ADAPTER must be one of {', '.join(MODEL_ADAPTERS)}, got {self.model!r}")
 
@@ -117,6 +122,10 @@ class Settings:
         if self.model:
             return self.model
         return "embedded" if self.planner == "router" else "flan"
+
+    @property
+    def allows_anonymous_lookups(self) -> bool:
+        return self.anonymous_lookups.lower() == "true"
 
     def replace(self, **changes: Any) -> "Settings":
         return self.coerce({**dataclasses.asdict(self), **{k: v for k, v in changes.items() if v is not None}})
@@ -140,6 +149,7 @@ def build_agent(settings: Settings, **agent_options: Any) -> Any:
         model,
         build_transport(settings.transport),
         max_steps=settings.max_steps,
+        anonymous_lookups=settings.allows_anonymous_lookups,
         system=agent_options.pop("system", TOOL_MODEL_SYSTEM_PROMPT if native else ""),
         **agent_options,
     )

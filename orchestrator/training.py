@@ -70,11 +70,14 @@ def phrase(text: str, register: str, rng: random.Random) -> str:
 
 
 def _executes(registry: Registry) -> list[tuple[Tool, str, dict[str, str]]]:
-    return [(t, e.utterance, dict(e.arguments)) for t in registry for e in t.examples if e.arguments]
+    # Only examples whose ids stand in the text as written (not "206-555-0100" for "2065550100").
+    return [(t, e.utterance, dict(e.arguments)) for t in registry for e in t.examples
+            if e.arguments and all(v in e.utterance for v in e.arguments.values())]
 
 
 def _clarifies(registry: Registry) -> list[tuple[Tool, str]]:
-    return [(t, e.utterance) for t in registry for e in t.examples if not e.arguments]
+    # A tool with no ids to ask for (it lists the identified customer's orders) has no clarify line.
+    return [(t, e.utterance) for t in registry for e in t.examples if not e.arguments and t.model_parameters]
 
 
 def generate(registry: Registry, count: int = 1000, seed: int = 0) -> Iterator[dict[str, Any]]:
@@ -106,7 +109,7 @@ def generate(registry: Registry, count: int = 1000, seed: int = 0) -> Iterator[d
             elif behavior == "clarify":
                 tool, utterance = clarifies[i % len(clarifies)]
                 text = phrase(utterance, register, rng)
-                truth = clarify_question(tool.noun, tool.parameters[0].ask_for)
+                truth = clarify_question(tool.noun, tool.model_parameters[0].ask_for)
             else:
                 utterance = refusals[i % len(refusals)]
                 text = phrase(utterance, register, rng)

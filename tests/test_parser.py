@@ -19,7 +19,7 @@ def test_invalid_id_from_the_plan_falls_back_to_the_text():
     assert result.call.arguments == {"return_id": "rtn001"}
 
 
-@pytest.mark.parametrize("text", ["Where is my order?", "order 12345", "order 1234567", "my return rtn001"])
+@pytest.mark.parametrize("text", ["Where is my order?", "order 1234", "order 1234567", "my return rtn001"])
 def test_no_valid_id_means_missing(text):
     result = parse_call("order_inquiry", {}, text, REGISTRY)
     assert result.call is None and [p.name for p in result.missing] == ["order_id"]
@@ -49,7 +49,15 @@ def test_a_forged_call_is_not_valid_for_the_registry():
 
     real = REGISTRY.get("order_inquiry")
     assert ToolCall(real, {"order_id": "123456"}).is_valid_for(REGISTRY)
-    assert not ToolCall(real, {"order_id": "12345"}).is_valid_for(REGISTRY)
+    assert ToolCall(real, {"order_id": "37129"}).is_valid_for(REGISTRY)  # the sample accounts' five digits
+    assert not ToolCall(real, {"order_id": "1234"}).is_valid_for(REGISTRY)
+    assert ToolCall(real, {"order_id": "123456", "customer_id": "901235"}).is_valid_for(REGISTRY)  # owner's view
+    cancel = REGISTRY.get("cancel_order")
+    assert not ToolCall(cancel, {"order_id": "37129"}).is_valid_for(REGISTRY)  # never without the customer
+    get_user = REGISTRY.get("get_user")
+    assert ToolCall(get_user, {"email": "mary_major@example.com"}).is_valid_for(REGISTRY)
+    assert not ToolCall(get_user, {"email": "mary_major@example.com", "phone": "7155552608"}).is_valid_for(REGISTRY)
+    assert not ToolCall(get_user, {}).is_valid_for(REGISTRY)
     assert not ToolCall(real, {"order_id": "123456", "extra": "x"}).is_valid_for(REGISTRY)
     impostor = Tool("order_inquiry", "", (IdParameter("order_id", "orderId", "", r".*"),), (), "X", "os:system", "order")
     assert not ToolCall(impostor, {"order_id": "anything"}).is_valid_for(REGISTRY)

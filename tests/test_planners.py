@@ -23,7 +23,7 @@ def test_prompt_is_rendered_from_the_registry():
 @pytest.mark.parametrize("output,expected", [
     ("order_inquiry", "order_inquiry"), ("  Returns_Inquiry.", "returns_inquiry"), ("Tool: order_inquiry", "order_inquiry"),
     ('"no_tool"', "no_tool"), ("order_inquiry\nQuestion: next", "order_inquiry"),
-    ("cancel_order", None), ("order inquiry", None), ("", None), ("I think order_inquiry", None), ("<pad>", None),
+    ("delete_order", None), ("order inquiry", None), ("", None), ("I think order_inquiry", None), ("<pad>", None),
 ])
 def test_only_exact_registered_names_count(output, expected):
     assert parse_tool_name(output, REGISTRY) == expected
@@ -183,7 +183,7 @@ def test_toolcall_agent_never_looks_up_an_id_the_customer_did_not_give():
     llm = ScriptedLLM(['[{"name": "order_inquiry", "arguments": {"order_id": "123456"}}]'] * 2)
     agent = Agent(REGISTRY, ToolCallPlanner(llm), InProcessTransport())
     asked = agent.run_turn("Where is my order?")
-    assert asked.action == "clarify" and asked.tool_calls == 0 and "six-digit order number" in asked.answer
+    assert asked.action == "clarify" and asked.tool_calls == 0 and "order number (five or six digits" in asked.answer
     found = agent.run_turn("it's order 123456")
     assert found.action == "tool_call" and "Herbal Handsoap" in found.answer
 

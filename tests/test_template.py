@@ -16,6 +16,11 @@ T = load_template()
 R = T["Resources"]
 P = T["Parameters"]
 ORCHESTRATOR_ARN = {"Fn::GetAtt": ["OrchestratorFunction", "Arn"]}
+# The functions the orchestrator may invoke: one per tool Lambda (get_customer_orders shares OrdersFunction).
+TOOL_FUNCTIONS = ("OrdersFunction", "ReturnsFunction", "CustomersFunction", "CancelOrderFunction")
+# What orchestrator.identity.verifier_from_env reads (the module exposes no constant for them);
+# test_identity_env_names_are_the_ones_verifier_from_env_reads keeps this list honest.
+IDENTITY_ENV = frozenset({"COGNITO_ISSUER", "COGNITO_AUDIENCE"})
 
 
 def env(function):
@@ -107,8 +112,7 @@ def test_least_privilege_per_function():
     orchestrator = grants("OrchestratorFunction")
     assert set(orchestrator) == {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction", "bedrock:InvokeModel",
                                  ("dynamodb:GetItem", "dynamodb:PutItem")}
-    assert orchestrator["lambda:InvokeFunction"] == [{"Fn::GetAtt": ["OrdersFunction", "Arn"]},
-                                                     {"Fn::GetAtt": ["ReturnsFunction", "Arn"]}]
+    assert orchestrator["lambda:InvokeFunction"] == [{"Fn::GetAtt": [f, "Arn"]} for f in TOOL_FUNCTIONS]
     assert orchestrator[("dynamodb:GetItem", "dynamodb:PutItem")] == {"Fn::GetAtt": ["ConversationsTable", "Arn"]}
 
 
@@ -283,7 +287,8 @@ def test_orchestrator_settings_are_ones_the_code_reads():
     variables = env("OrchestratorFunction")
     known = (set(Settings._ENV.values()) | {t.function_name_env for t in DEFAULT_REGISTRY}
              | {"LOG_LEVEL", "METRICS_NAMESPACE"}  # read by the handler and orchestrator.metrics
-             | set(memory.ENV_VARS))  # orchestrator.memory.store_from_env
+             | set(memory.ENV_VARS)  # orchestrator.memory.store_from_env
+             | IDENTITY_ENV)  # orchestrator.identity.verifier_from_env
     assert set(variables) <= known
     assert variables["LLM_BACKEND"] == "sagemaker" and variables["TOOL_TRANSPORT"] == "lambda"
     for tool in DEFAULT_REGISTRY:  # derived from the registry: the function whose handler is the tool's
@@ -291,6 +296,149 @@ def test_orchestrator_settings_are_ones_the_code_reads():
                       if r["Properties"].get("Handler") == tool.local_handler.replace(":", ".")]
         assert variables[tool.function_name_env] == {"Ref": function}
         assert function in {target.removeprefix("build-") for target in _makefile_targets()}
+
+
+def _actions(statement):
+    return [statement["Action"]] if isinstance(statement["Action"], str) else list(statement["Action"])
+
+
+def _arn_of(resource):
+    """The logical id a Resource entry names, however it is written (GetAtt X.Arn, Ref X, Sub ${X.Arn})."""
+    if "Fn::GetAtt" in resource:
+        name, attribute = resource["Fn::GetAtt"]
+        return name if attribute == "Arn" else None
+    if "Ref" in resource:
+        return resource["Ref"]
+    if "Fn::Sub" in resource and (m := re.fullmatch(r"\$\{(\w+)\.Arn\}", resource["Fn::Sub"])):
+        return m.group(1)
+    return None
+
+
+def test_the_orchestrator_gets_every_tool_function_and_the_sign_in_settings():
+    variables = env("OrchestratorFunction")
+    assert variables["CUSTOMERS_FUNCTION_NAME"] == {"Ref": "CustomersFunction"}
+    assert variables["CANCEL_ORDER_FUNCTION_NAME"] == {"Ref": "CancelOrderFunction"}
+    assert variables["ORDERS_FUNCTION_NAME"] == {"Ref": "OrdersFunction"}  # get_customer_orders too
+    handlers = {name: R[name]["Properties"]["Handler"] for name in TOOL_FUNCTIONS}
+    assert handlers == {"OrdersFunction": "tools.orders.lambda_handler", "ReturnsFunction": "tools.returns.lambda_handler",
+                        "CustomersFunction": "tools.customers.lambda_handler",
+                        "CancelOrderFunction": "tools.cancel.lambda_handler"}
+    assert variables["COGNITO_ISSUER"] == {"Ref": "CognitoIssuer"}
+    assert variables["COGNITO_AUDIENCE"] == {"Ref": "CognitoAudience"}
+    assert variables["ANONYMOUS_LOOKUPS"] == {"Ref": "AnonymousLookups"}
+    assert "ANONYMOUS_LOOKUPS" in Settings._ENV.values()
+    lookups = P["AnonymousLookups"]
+    assert lookups["AllowedValues"] == ["true", "false"] and lookups["Default"] == Settings.anonymous_lookups == "true"
+    assert "tracking page" in lookups["Description"]
+    for name in ("CognitoIssuer", "CognitoAudience"):
+        assert P[name]["Type"] == "String" and P[name]["Default"] == "" and P[name]["ConstraintDescription"]
+    if "AWS::CloudFormation::Interface" in T.get("Metadata", {}):
+        grouped = {p for g in T["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+                   for p in g["Parameters"]}
+        assert {"CognitoIssuer", "CognitoAudience", "AnonymousLookups"} <= grouped
+
+
+def test_identity_env_names_are_the_ones_verifier_from_env_reads():
+    from orchestrator.identity import verifier_from_env
+
+    class Reads(dict):
+        def __init__(self):
+            super().__init__()
+            self.read = set()
+
+        def get(self, key, default=None):
+            self.read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            self.read.add(key)
+            return super().__getitem__(key)
+
+    environment = Reads()
+    assert verifier_from_env(environment) is None  # neither set: nobody is identified
+    assert environment.read == IDENTITY_ENV
+
+
+@pytest.mark.parametrize("value,accepted", [
+    ("", True),
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz", True),
+    ("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Ab12", True),
+    ("https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_Ab12", True),
+    ("https://cognito-idp.ap-southeast-2.amazonaws.com/ap-southeast-2_9zZ", True),
+    ("http://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz", False),  # not TLS
+    ("https://evil.example.com/eu-west-1_AbC123xyz", False),  # another host
+    ("https://cognito-idp.eu-west-1.amazonaws.com.evil.example/eu-west-1_AbC123xyz", False),
+    ("https://cognito-idp.eu-west-1.example.com/eu-west-1_AbC123xyz", False),
+    ("https://cognito-idpXeu-west-1.amazonaws.com/eu-west-1_AbC123xyz", False),  # the dots are literal
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz/", False),  # trailing slash
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz/.well-known/jwks.json", False),
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz?x=1", False),
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz#x", False),
+    ("https://cognito-idp.eu-west-1.amazonaws.com/", False),  # no pool
+    ("https://cognito-idp.eu-west-1.amazonaws.com/AbC123xyz", False),  # pool id without its region
+    (" https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz", False),
+    ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz\n", False),
+])
+def test_the_issuer_parameter_takes_a_user_pool_issuer_or_nothing(value, accepted):
+    # CloudFormation matches AllowedPattern against the whole value; fullmatch does the same here.
+    assert bool(re.fullmatch(P["CognitoIssuer"]["AllowedPattern"], value)) is accepted
+    if accepted and value:  # and what the template lets through, the code takes
+        from orchestrator.identity import verifier_from_env
+
+        assert verifier_from_env({"COGNITO_ISSUER": value, "COGNITO_AUDIENCE": "abc123"}) is not None
+
+
+@pytest.mark.parametrize("value,accepted", [
+    ("", True), ("1h2k3j4l5m6n7o8p9q0r1s2t3u", True), ("a" * 128, True),
+    ("a" * 129, False), ("abc 123", False), ("abc-123", False), ("abc\n", False)])
+def test_the_audience_parameter_takes_an_app_client_id_or_nothing(value, accepted):
+    assert bool(re.fullmatch(P["CognitoAudience"]["AllowedPattern"], value)) is accepted
+
+
+def test_rules_require_issuer_and_audience_together():
+    rule = T["Rules"]["CognitoIssuerAndAudienceTogether"]
+    assert "RuleCondition" not in rule  # always checked
+    issuer, audience = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz", "abc123"
+    for values, accepted in ((("", ""), True), ((issuer, audience), True), ((issuer, ""), False), (("", audience), False)):
+        parameters = dict(zip(("CognitoIssuer", "CognitoAudience"), values))
+        assert all(_holds(a["Assert"], parameters) for a in rule["Assertions"]) is accepted, values
+
+
+def test_the_orchestrator_invokes_exactly_the_four_tool_functions():
+    invokes = [(n, s) for n, s in iam_statements(T) if "lambda:InvokeFunction" in _actions(s)]
+    # Lex's resource-based permission is an AWS::Lambda::Permission, not an IAM statement.
+    [(name, statement)] = invokes
+    assert name == "OrchestratorFunction" and statement["Sid"] == "InvokeTools"
+    assert _actions(statement) == ["lambda:InvokeFunction"] and statement["Effect"] == "Allow"
+    assert "Condition" not in statement and "NotResource" not in statement and "NotAction" not in statement
+    resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    named = [_arn_of(r) for r in resources_]
+    assert sorted(named) == sorted(TOOL_FUNCTIONS) and len(set(named)) == len(named)
+    # No other grant of the orchestrator reaches a Lambda function.
+    others = [s for n, s in iam_statements(T) if n == "OrchestratorFunction" and s is not statement]
+    assert not [a for s in others for a in _actions(s) if a.startswith("lambda:")]
+
+
+def test_the_orchestrator_reaches_customer_data_only_through_the_tools():
+    tables = {name for name in resources(T, "AWS::DynamoDB::Table")}
+    assert {"OrdersTable", "ReturnsTable", "CustomersTable", "ConversationsTable"} <= tables
+    reached = set()
+    for name, statement in iam_statements(T):
+        if name != "OrchestratorFunction" or not any(a.startswith("dynamodb:") for a in _actions(statement)):
+            continue
+        resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        reached |= {_arn_of(r) for r in resources_}
+    assert reached == {"ConversationsTable"}
+
+
+def test_only_the_cancel_function_may_update_an_item_and_only_under_a_condition():
+    updates = [(n, s) for n, s in iam_statements(T) if "dynamodb:UpdateItem" in _actions(s)]
+    assert [n for n, _ in updates] == ["CancelOrderFunction"]
+    [(_, statement)] = updates
+    assert statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    # Nor may any statement grant it by a pattern or an action list written another way.
+    assert not [s for _, s in iam_statements(T) for a in _actions(s) if a.lower().startswith("dynamodb:update")
+                and s is not statement]
 
 
 def _makefile_targets():

@@ -24,7 +24,7 @@ MAX_INDEXES = 16
 def mask_ids(text: str, registry: Registry) -> str:
     """Replace every id the registry knows with its tool's noun ("order 123456" -> "order order")."""
     for tool in registry:
-        for parameter in tool.parameters:
+        for parameter in tool.model_parameters:
             if parameter.names_its_tool:
                 text = parameter.finder.sub(tool.noun, text)
     return text
