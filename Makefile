@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test chat bench bench-strands eval devset clean sam-check sam-build endpoint-params
+.PHONY: demo test chat serve bench bench-strands eval devset clean sam-check sam-build endpoint-params
 
 $(VENV)/.local: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(VENV)/.local  ## the blog's cases through the Lex handler, on the embedd
 
 chat: $(VENV)/.local  ## talk to the agent in a terminal
 	$(PY) -m orchestrator chat
+
+PORT ?= 8000
+serve: $(VENV)/.local  ## a chat page on http://127.0.0.1:$(PORT)/ over the Lex handler (Ctrl-C to stop)
+	$(PY) -m orchestrator serve --port $(PORT)
 
 test: $(VENV)/.dev sam-check  ## the whole test suite: template lint and build, then pytest
 	$(PY) -m pytest
@@ -39,7 +43,8 @@ bench-strands:  ## our loop next to Strands Agents, in its own environment (.ven
 	.venv-bench/bin/python benchmarks/vs_strands.py
 
 eval: $(VENV)/.local  ## score the embedded default on the committed evaluation sets (evals/)
-	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done
+	@for set in devset heldout unseen_tools; do echo "== evals/$$set.jsonl"; $(PY) -m orchestrator eval evals/$$set.jsonl --tools lookups | sed '$$d'; echo; done
+	@for set in devset heldout; do echo "== evals/$$set.jsonl, every tool (cancelling is served: its lines, labelled refuse, now ask who the customer is)"; $(PY) -m orchestrator eval evals/$$set.jsonl | sed '$$d'; echo; done
 
 # A local LLM for benchmarks only (make llm, make eval-llm, make llm-stop): see llm.mk.
 include llm.mk
@@ -74,8 +79,9 @@ endpoint-params: $(VENV)/.dev  ## print SAM parameter overrides for the JumpStar
 
 # `sam build` runs these (BuildMethod: makefile): each function gets only its own package.
 # The orchestrator's package is its runtime only: no eval, CLI or sample-event code.
+# serve.py is the local chat page; its web/ files are not .py, so the find below never copies them.
 LAMBDA_EXCLUDES := orchestrator/evaluate.py orchestrator/cli.py orchestrator/__main__.py \
-	orchestrator/reward_lambda.py orchestrator/samples.py orchestrator/toolspecs.py
+	orchestrator/reward_lambda.py orchestrator/samples.py orchestrator/toolspecs.py orchestrator/serve.py
 build-OrchestratorFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $(filter-out $(LAMBDA_EXCLUDES),$(shell find orchestrator -name '*.py')) "$(ARTIFACTS_DIR)"

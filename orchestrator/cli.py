@@ -113,10 +113,29 @@ class Progress:
             print(f"eval: {done}/{total} lines, {now - self.started:.0f} s", file=self.stream, flush=True)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The chat page on 127.0.0.1 (``serve.py``), over the same Lex handler as ``demo``."""
+    from . import handler, serve
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
+    agent = build_agent(settings_from_args(args))
+    warm_up = getattr(agent.planner, "warm_up", None)
+    if warm_up:  # load the model now, not on the first message
+        warm_up(agent.registry)
+    handler.set_agent(agent)
+    try:
+        return serve.serve(args.port)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        raise ValueError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_report
+    from .registry import DEFAULT_REGISTRY, LOOKUP_REGISTRY
 
-    agent = build_agent(settings_from_args(args))
+    registry = LOOKUP_REGISTRY if args.tools == "lookups" else DEFAULT_REGISTRY
+    agent = build_agent(settings_from_args(args), registry=registry)
     warm_up = getattr(agent.planner, "warm_up", None)
     if warm_up:  # keep the one-off model load out of the per-turn latency figures
         warm_up(agent.registry)
@@ -209,9 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_flags(demo)
     demo.set_defaults(run=cmd_demo)
 
+    page = commands.add_parser("serve", help="a chat page on 127.0.0.1 over the Lex V2 handler (Ctrl-C to stop)")
+    page.add_argument("--port", type=int, default=8000, help="the port on 127.0.0.1 (default 8000; 0: any free port)")
+    _add_agent_flags(page)
+    page.set_defaults(run=cmd_serve)
+
     evaluate = commands.add_parser("eval", help="score the agent on a labelled JSONL file")
     evaluate.add_argument("file", help="JSONL: messages+expected, or the RLVR prompt+reward_model format")
     evaluate.add_argument("--output", help="write one JSON line of predictions per input line")
+    evaluate.add_argument("--tools", choices=["all", "lookups"], default="all",
+                          help="all (default): every tool; lookups: the order and return look-ups alone, with "
+                          "cancelling among the requests no tool serves (how the committed sets are labelled)")
     _add_agent_flags(evaluate)
     evaluate.set_defaults(run=cmd_eval)
 

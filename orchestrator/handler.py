@@ -164,5 +164,7 @@ def lambda_handler(event: Any, context: Any = None) -> dict[str, Any]:
         pass
 
     if record.action == "clarify":
-        return lex.elicit_intent(request, record.answer, session_attributes=attributes)
+        # A confirmation question gets Yes/No buttons on a text channel (lex.py leaves them out for a caller).
+        buttons = lex.CONFIRM_BUTTONS if record.reason == "confirm" else None
+        return lex.elicit_intent(request, record.answer, session_attributes=attributes, buttons=buttons)
     return lex.close(request, record.answer, fulfilled=record.fulfilled, session_attributes=attributes)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .replies import MAX_REPLY_CHARS, clean_text
+from .replies import MAX_REPLY_CHARS, clean_text, utf16_length
 from .speech import for_speech, to_ssml
 
 FALLBACK_INTENT = "FallbackIntent"
@@ -35,6 +35,13 @@ MAX_ATTRIBUTE_LENGTH = 1024
 MAX_ATTRIBUTES_TOTAL = 4096  # UTF-8 bytes of keys and values together
 
 FALLBACK_MESSAGE = "Sorry, I have no answer to that. Please ask about an order or a return."
+
+# ImageResponseCard (Lex V2 runtime API): title 1..250 characters, at most 5 buttons, each with a
+# text and a value of 1..50 characters. A text channel shows the buttons; a caller hears no card.
+CARD_TITLE_MAX = 250
+MAX_BUTTONS = 5
+BUTTON_TEXT_MAX = 50
+CONFIRM_BUTTONS = ({"text": "Yes", "value": "yes"}, {"text": "No", "value": "no"})
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -246,15 +253,45 @@ def close(
     }
 
 
-def elicit_intent(event: LexEvent, text: str, *, session_attributes: Mapping[str, str] | None = None) -> dict[str, Any]:
+def response_card(title: str, buttons: Any) -> dict[str, Any] | None:
+    """An ImageResponseCard message with ``buttons`` (text/value pairs) under ``title``, within
+    Lex's limits: the title cut to fit, at most five buttons, a button whose text or value is
+    empty or too long dropped (cutting a value would send something else). None when no button fits."""
+    kept = []
+    for button in buttons if isinstance(buttons, (list, tuple)) else ():
+        if not isinstance(button, Mapping):
+            continue
+        label, value = clean_text(_str(button.get("text")), BUTTON_TEXT_MAX), _str(button.get("value"))
+        if not label or not _is_filled(value) or utf16_length(value) > BUTTON_TEXT_MAX:
+            continue
+        if len(kept) < MAX_BUTTONS:
+            kept.append({"text": label, "value": value})
+    if not kept:
+        return None
+    return {"contentType": "ImageResponseCard",
+            "imageResponseCard": {"title": clean_text(title, CARD_TITLE_MAX) or "Please choose", "buttons": kept}}
+
+
+def elicit_intent(event: LexEvent, text: str, *, session_attributes: Mapping[str, str] | None = None,
+                  buttons: Any = None) -> dict[str, Any]:
     """Ask a question and keep listening: Lex (and a Connect "Get customer input" block) waits for
-    the customer's next utterance instead of ending the conversation."""
+    the customer's next utterance instead of ending the conversation.
+
+    ``buttons`` (``[{"text": "Yes", "value": "yes"}, ...]``) add an ImageResponseCard after the
+    question on a text channel, titled with the question cut to fit; a caller (Speech, DTMF) hears
+    only the question, since a card cannot be spoken.
+    """
+    messages = [message(text, voice=event.is_voice)]
+    if buttons and not event.is_voice:
+        card = response_card(messages[0]["content"], buttons)
+        if card is not None:
+            messages.append(card)
     return {
         "sessionState": {
             "sessionAttributes": _attributes(event, session_attributes),
             "dialogAction": {"type": "ElicitIntent"},
         },
-        "messages": [message(text, voice=event.is_voice)],
+        "messages": messages,
     }
 
 

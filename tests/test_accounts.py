@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 
 from tests.cfn import iam_statements, load_template
-from tools import cancel, customers, orders, seed
+from tools import cancel, customers, orders, returns, seed
 from tools.store import (CANCEL_ATTRIBUTES, DynamoDBStore, SQLiteStore, StoreError, load_seed, normalise_phone,
                          status_is)
 
@@ -227,33 +227,179 @@ def test_list_orders_rejects_bad_input(event, fragment):
     assert answer["statusCode"] == 400 and fragment in answer["body"]
 
 
-def test_the_orders_lambda_serves_both_an_order_and_a_customers_orders():
+def test_the_orders_lambda_serves_an_order_and_a_customers_orders():
     assert orders.lambda_handler({"customerId": ANA})["body"].startswith("You have 2 orders: 86420")
-    assert orders.lambda_handler({"orderId": "123456", "customerId": ANA})["body"].startswith("Order 123456")
+    assert orders.lambda_handler({"orderId": "123456"})["body"].startswith("Order 123456 (3 x Herbal Handsoap)")
+    assert orders.lambda_handler({"orderId": "86420", "customerId": ANA})["body"] == (
+        "Order 86420 (1 x Fitness Tracker, $129.99) was delivered.")
+    assert orders.lambda_handler({"orderId": "123456", "customerId": ANA})["statusCode"] == 404  # nobody's order
     assert orders.lambda_handler({})["body"].startswith("orderId is required")
 
 
 # ---------------------------------------------------------------- five-digit orders
-def test_a_five_digit_order_reads_well_and_names_its_owner(store):
+def test_a_five_digit_order_reads_well_and_its_owner_hears_the_amount(store):
     answer = orders.ORDERS.handle({"orderId": "32057"}, store)
-    assert answer["body"] == "Order 32057 (1 x Backpack, $59.99) has shipped."
-    assert answer["data"]["customerId"] == "012347"
-    assert "customerId" not in orders.ORDERS.handle({"orderId": "123456"}, store)["data"]  # the blog's have no owner
+    assert answer["body"] == "Order 32057 (1 x Backpack) has shipped."
+    assert "customerId" not in answer["data"] and "amount" not in answer["data"]
+    owner = orders.ORDERS.handle({"orderId": "32057", "customerId": "012347"}, store)
+    assert owner["body"] == "Order 32057 (1 x Backpack, $59.99) has shipped."
+    assert owner["data"]["customerId"] == "012347" and owner["data"]["amount"] == 59.99
     assert orders.ORDERS.handle({"orderId": "37129"}, store)["body"] == (
-        "Order 37129 (2 x Sunglasses, $99.98) is being processed; it has not shipped yet.")
-    assert orders.ORDERS.handle({"orderId": "86420"}, store)["body"] == "Order 86420 (1 x Fitness Tracker, $129.99) was delivered."
+        "Order 37129 (2 x Sunglasses) is being processed; it has not shipped yet.")
+    assert orders.ORDERS.handle({"orderId": "86420"}, store)["body"] == "Order 86420 (1 x Fitness Tracker) was delivered."
     assert orders.ORDERS.handle({"orderId": "12345"}, store)["statusCode"] == 404
 
 
-def test_the_blog_sentences_are_unchanged():
+def test_the_blog_sentences_are_unchanged_but_for_the_amount():
     assert orders.lambda_handler({"orderId": "123456"})["body"] == (
-        "Order 123456 (3 x Herbal Handsoap, $20.97) shipped on 2026-10-10 with UPS, tracking number 1Z30824628194821.")
+        "Order 123456 (3 x Herbal Handsoap) shipped on 2026-10-10 with UPS, tracking number 1Z30824628194821.")
     assert orders.lambda_handler({"orderId": "383833"})["body"] == (
         "I couldn't find order 383833. Please check the order number and try again.")
     assert orders.lambda_handler({"orderId": "358176"})["body"] == (
-        "Order 358176 (2 x Lavender Shampoo, $23.00) was delivered on 2026-10-01 by FedEx.")
+        "Order 358176 (2 x Lavender Shampoo) was delivered on 2026-10-01 by FedEx.")
     assert orders.lambda_handler({"orderId": "882554"})["body"] == (
-        "Order 882554 (1 x Wool Socks, $12.00) was placed on 2026-09-10 and is being processed; it has not shipped yet.")
+        "Order 882554 (1 x Wool Socks) was placed on 2026-09-10 and is being processed; it has not shipped yet.")
+    assert orders.lambda_handler({"orderId": "614002"})["body"] == "Order 614002 (1 x Organic Face Cream) was cancelled."
+
+
+# ---------------------------------------------------------------- what an order or a return reveals
+TRACKING_FIELDS = {"orderId", "product", "quantity", "status", "orderDate", "shipDate", "deliveryDate", "carrier",
+                   "trackingNumber"}
+SHOP = [o for o in load_seed("orders") if "customerId" in o]  # the 38 orders that have an owner
+BLOG = [o for o in load_seed("orders") if "customerId" not in o]  # the blog's 24: nobody's
+
+
+def _personal_values():
+    """Every customer's name, email, phone (as given and as digits), username and id."""
+    raw = json.loads((ROOT / "tools/data/customers.json").read_text(encoding="utf-8"))
+    values = set()
+    for person in raw + load_seed("customers"):
+        values |= {person["name"], person["email"], person["phone"], person["username"],
+                   person.get("phoneDigits") or normalise_phone(person["phone"])}
+    return {v.lower() for v in values if v}
+
+
+PERSONAL = _personal_values()
+
+
+def _reveals_nobody(answer, order=None):
+    text = (answer["body"] + " " + json.dumps(answer["data"], ensure_ascii=False)).lower()
+    leaked = {v for v in PERSONAL if v in text}
+    assert not leaked, leaked
+    assert "$" not in answer["body"] and "amount" not in answer["data"] and "currency" not in answer["data"]
+    assert "customerId" not in answer["data"] and "cancelKey" not in answer["data"]
+    if order is not None and order.get("customerId"):
+        assert order["customerId"] not in text
+
+
+class Without:
+    """The store, with one order gone: what a missing order answers, for comparison."""
+
+    def __init__(self, store, order_id):
+        self.store, self.order_id = store, order_id
+
+    def get(self, table, key):
+        return None if (table, key) == ("orders", self.order_id) else self.store.get(table, key)
+
+
+def test_anyone_gets_the_tracking_view_exactly(store):
+    answer = orders.ORDERS.handle({"orderId": "123456"}, store)
+    assert answer == {"statusCode": 200, "body": (
+        "Order 123456 (3 x Herbal Handsoap) shipped on 2026-10-10 with UPS, tracking number 1Z30824628194821."),
+        "data": {"orderId": "123456", "product": "Herbal Handsoap", "quantity": 3, "status": "Shipped",
+                 "orderDate": "2026-10-08", "shipDate": "2026-10-10", "carrier": "UPS",
+                 "trackingNumber": "1Z30824628194821"}}
+    answer = orders.ORDERS.handle({"orderId": "37129"}, store)
+    assert answer == {"statusCode": 200, "body": "Order 37129 (2 x Sunglasses) is being processed; it has not shipped yet.",
+                      "data": {"orderId": "37129", "product": "Sunglasses", "quantity": 2, "status": "Processing"}}
+
+
+def test_the_tracking_view_of_every_order_names_nobody_and_no_amount(store):
+    for order in SHOP + BLOG:
+        answer = orders.ORDERS.handle({"orderId": order["orderId"]}, store)
+        assert answer["statusCode"] == 200, order["orderId"]
+        assert answer["data"] == {k: order[k] for k in TRACKING_FIELDS if order.get(k) is not None}, order["orderId"]
+        _reveals_nobody(answer, order)
+
+
+def test_an_attribute_added_later_stays_out_of_the_tracking_view(store):
+    store.put_items("orders", [{**store.get("orders", "37129"), "note": "gift for Mary Major", "email": "x@example.com"}])
+    answer = orders.ORDERS.handle({"orderId": "37129"}, store)
+    assert "note" not in answer["data"] and "email" not in answer["data"] and "Mary" not in answer["body"]
+
+
+def test_the_owner_gets_the_full_view(store):
+    answer = orders.ORDERS.handle({"orderId": "37129", "customerId": MARY}, store)
+    assert answer == {"statusCode": 200,
+                      "body": "Order 37129 (2 x Sunglasses, $99.98) is being processed; it has not shipped yet.",
+                      "data": {"orderId": "37129", "customerId": MARY, "product": "Sunglasses", "quantity": 2,
+                               "amount": 99.98, "currency": "USD", "status": "Processing"}}
+    assert orders.ORDERS.handle({"orderId": "37129", "customerId": f"  {MARY} "}, store) == answer  # stripped
+    for order in SHOP:  # each owner sees their own, with the amount
+        mine = orders.ORDERS.handle({"orderId": order["orderId"], "customerId": order["customerId"]}, store)
+        assert mine["statusCode"] == 200 and mine["data"] == order and "$" in mine["body"]
+
+
+@pytest.mark.parametrize("order_id,customer_id", [
+    ("37129", ANA),  # Mary Major's order, asked for by Ana
+    ("86420", MARY),  # Ana's, asked for by Mary
+    ("54321", "999999"),  # Arnav's, asked for by an id with no account
+    ("123456", ANA),  # a blog order: nobody's
+])
+def test_another_customers_order_is_answered_exactly_like_a_missing_one(store, order_id, customer_id):
+    event = {"orderId": order_id, "customerId": customer_id}
+    theirs = orders.ORDERS.handle(event, store)
+    missing = orders.ORDERS.handle(event, Without(store, order_id))
+    assert theirs["statusCode"] == missing["statusCode"] == 404
+    assert json.dumps(theirs) == json.dumps(missing)  # byte for byte, key order included
+    assert theirs == {"statusCode": 404, "data": {"orderId": order_id},
+                      "body": f"I couldn't find order {order_id}. Please check the order number and try again."}
+    assert json.dumps(orders.ORDERS.handle({"orderId": order_id}, Without(store, order_id))) == json.dumps(theirs)
+
+
+def test_every_blog_order_is_nobodys(store):
+    for order in BLOG:
+        for customer_id in (ANA, MARY, "123456", "0"):
+            answer = orders.ORDERS.handle({"orderId": order["orderId"], "customerId": customer_id}, store)
+            assert answer == orders.ORDERS.not_found(order["orderId"]), (order["orderId"], customer_id)
+
+
+@pytest.mark.parametrize("customer_id,fragment", [
+    (345678, "customerId must be a string"), (["345678"], "customerId must be a string"),
+    ("", "customerId is not valid"), ("   ", "customerId is not valid"), ("345 678", "customerId is not valid"),
+    ("x" * 65, "customerId is not valid"), ("345678; DROP", "customerId is not valid"),
+    ("٣٤٥٦٧٨", "customerId is not valid"),
+])
+def test_an_invalid_customer_id_with_an_order_is_400_and_reads_nothing(customer_id, fragment):
+    answer = orders.ORDERS.handle({"orderId": "37129", "customerId": customer_id}, Untouchable())
+    assert answer["statusCode"] == 400 and answer["body"].startswith(fragment) and answer["data"] == {}
+    assert orders.lambda_handler({"orderId": "37129", "customerId": customer_id})["statusCode"] == 400
+
+
+def test_an_invalid_order_id_is_named_before_the_customer_id():
+    answer = orders.ORDERS.handle({"orderId": "1234", "customerId": 7}, Untouchable())
+    assert answer["statusCode"] == 400 and answer["body"].startswith("orderId is not valid")
+
+
+@pytest.mark.parametrize("item", load_seed("returns"), ids=lambda r: r["returnId"])
+def test_no_return_names_its_order_or_its_customer(store, item):
+    answer = returns.RETURNS.handle({"returnId": item["returnId"].upper()}, store)
+    assert answer["statusCode"] == 200 and answer["body"].startswith(f"Return {item['returnId']} ({item['item']})")
+    assert "orderId" not in answer["data"] and item["orderId"] not in json.dumps(answer)
+    assert "order" not in answer["body"].lower()
+    assert set(answer["data"]) <= set(returns.RETURN_FIELDS) and answer["data"]["returnId"] == item["returnId"]
+    assert not {v for v in PERSONAL if v in (answer["body"] + json.dumps(answer["data"])).lower()}
+
+
+def test_the_return_sentences_keep_all_but_the_order(store):
+    said = {r["returnId"]: returns.RETURNS.handle({"returnId": r["returnId"]}, store)["body"]
+            for r in load_seed("returns")}
+    assert said["rtn003"] == "Return rtn003 (Ceramic Mug) has been refunded: $19.50 on 2026-10-17."
+    assert said["rtn001"] == "Return rtn001 (Bamboo Toothbrush) was received on 2026-10-22 and is waiting to be processed."
+    assert said["rtn002"] == "Return rtn002 (Lavender Shampoo) has been processed; a refund of $23.00 is on its way."
+    assert said["rtn004"] == ("Return rtn004 (Cast Iron Skillet) was rejected, so no refund was issued. "
+                              "Please contact us if you have questions.")
+    assert said["rtn005"] == "Return rtn005 (Wireless Earbuds) was requested on 2026-11-13; we are waiting to receive the item."
 
 
 # ---------------------------------------------------------------- cancel_order
@@ -274,6 +420,9 @@ def test_cancel_once_then_replay_then_another_key(store):
     assert store.get("orders", "37129") == stored
     assert "cancelKey" not in orders.ORDERS.handle({"orderId": "37129"}, store)["data"]
     assert orders.ORDERS.handle({"orderId": "37129"}, store)["body"].endswith("was cancelled.")
+    mine = orders.ORDERS.handle({"orderId": "37129", "customerId": MARY}, store)
+    assert mine["body"] == "Order 37129 (2 x Sunglasses, $99.98) was cancelled."
+    assert "cancelKey" not in mine["data"] and mine["data"]["cancelledAt"] == NOW
     assert list_orders(store, MARY)["body"] == "You have 1 order: 37129 (Sunglasses, Cancelled)."
 
 
@@ -312,7 +461,9 @@ def test_statuses_are_compared_ignoring_case(store):
     assert status_is(store.get("orders", "22222")["status"], "Cancelled")
     assert cancel_order(store, "33333", ANA)["body"] == "Order 33333 has already shipped, so it can't be cancelled."
     assert cancel_order(store, "44444", ANA)["body"] == "Order 44444 was already delivered, so it can't be cancelled."
-    assert orders.ORDERS.handle({"orderId": "33333"}, store)["body"] == "Order 33333 (1 x Mug, $5.00) has shipped."
+    assert orders.ORDERS.handle({"orderId": "33333"}, store)["body"] == "Order 33333 (1 x Mug) has shipped."
+    assert orders.ORDERS.handle({"orderId": "33333", "customerId": ANA}, store)["body"] == (
+        "Order 33333 (1 x Mug, $5.00) has shipped.")
     statuses = {o["orderId"]: o["status"] for o in list_orders(store, ANA)["data"]["orders"]}
     assert statuses["33333"] == "Shipped" and statuses["44444"] == "Delivered" and statuses["11111"] == "Cancelled"
 
@@ -510,7 +661,9 @@ def test_every_dynamodb_call_the_tools_make_is_one_their_function_is_granted(mot
     flows = {
         "CustomersFunction": [lambda: get_user(store, email="ANACAROLINA_SILVA@example.com"),
                               lambda: get_user(store, phone="312-555-8204"), lambda: get_user(store, username="nobody")],
-        "OrdersFunction": [lambda: list_orders(store, ANA), lambda: orders.ORDERS.handle({"orderId": "37129"}, store)],
+        "OrdersFunction": [lambda: list_orders(store, ANA), lambda: orders.ORDERS.handle({"orderId": "37129"}, store),
+                           lambda: orders.ORDERS.handle({"orderId": "37129", "customerId": MARY}, store),
+                           lambda: orders.ORDERS.handle({"orderId": "37129", "customerId": ANA}, store)],
         "CancelOrderFunction": [lambda: cancel_order(store, "37129", MARY), lambda: cancel_order(store, "37129", MARY),
                                 lambda: cancel_order(store, "54321", MARY), lambda: cancel_order(store, "22222", ANA),
                                 lambda: cancel_order(store, "99999", MARY)],
@@ -544,6 +697,9 @@ def test_no_customer_data_is_logged_at_info(store, caplog):
     get_user(store, phone="312-555-8204")
     get_user(store, username="nobody_here")
     list_orders(store, ANA)
+    orders.ORDERS.handle({"orderId": "81695"}, store)
+    orders.ORDERS.handle({"orderId": "81695", "customerId": ANA}, store)
+    orders.ORDERS.handle({"orderId": "54321", "customerId": ANA}, store)
     cancel_order(store, "81695", ANA)
     cancel_order(store, "54321", ARNAV)
     cancel_order(store, "37129", ANA)

@@ -29,6 +29,7 @@ def resolve(value):
         return {**TABLES, **FUNCTIONS, "AgentPlanner": "fewshot", "MaxSteps": "2", "LogLevel": "INFO",
                 "SageMakerPayloadFormat": "jumpstart", "EndpointName": "lex-agent-flan-ul2",
                 "MetricsNamespace": "LexLlmAgent", "ConversationTtlHours": "24", "ModelAdapter": "flan",
+                "CognitoIssuer": "", "CognitoAudience": "", "AnonymousLookups": "true",
                 "AWS::NoValue": None}[value["Ref"]]
     if isinstance(value, dict) and "Fn::If" in value:
         return resolve(value["Fn::If"][2])  # CreateEndpoint=false: the parameter's endpoint name

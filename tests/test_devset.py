@@ -22,10 +22,15 @@ def _lines(name):
 def summaries(router):
     from orchestrator.agent import Agent
     from orchestrator.dispatcher import InProcessTransport
-    from orchestrator.registry import DEFAULT_REGISTRY
+    from orchestrator.registry import DEFAULT_REGISTRY, LOOKUP_REGISTRY
 
-    agent = Agent(DEFAULT_REGISTRY, router, InProcessTransport())
-    return {name: evaluate(agent, _lines(name), io.StringIO()) for name in SETS}
+    # The sets are labelled for the look-up tools (cancelling is a request no tool serves), so the
+    # committed figures are measured on those; every tool's figures are checked below.
+    agent = Agent(LOOKUP_REGISTRY, router, InProcessTransport())
+    found = {name: evaluate(agent, _lines(name), io.StringIO()) for name in SETS}
+    every_tool = Agent(DEFAULT_REGISTRY, router, InProcessTransport())
+    found.update({f"{name}_all": evaluate(every_tool, _lines(name), io.StringIO()) for name in ("devset", "heldout")})
+    return found
 
 
 def test_the_dev_set_is_big_enough_and_labelled_from_public_data():
@@ -49,6 +54,15 @@ def test_figures_on_the_embedded_default(summaries):
     assert dev["by_behavior"]["execute"]["accuracy"] >= 0.93
     assert heldout["macro_reward"] >= 0.93 and heldout["false_execute_rate"] <= 0.01
     assert summaries["unseen_tools"]["mean_reward"] >= 0.9
+
+
+def test_every_tool_looks_up_as_well_and_never_executes_more_falsely(summaries):
+    """With the account and cancel tools the look-ups hold, and no line falsely runs a tool more
+    often (a cancel is never run: it needs an identified customer and a yes)."""
+    for name in ("devset", "heldout"):
+        every, lookups = summaries[f"{name}_all"], summaries[name]
+        assert every["by_behavior"]["execute"]["accuracy"] >= lookups["by_behavior"]["execute"]["accuracy"] - 0.01
+        assert every["false_execute_rate"] <= lookups["false_execute_rate"]
 
 
 def _without_latency(text):

@@ -42,12 +42,17 @@ def test_blog_case_world_peace_is_not_answered_with_a_status(local_handler):
 
 @pytest.mark.parametrize("text", [
     "Write a poem about order 123456",  # the router's out-of-scope examples catch what the rule lets by
-    "Cancel order 123456",  # no tool cancels: a status look-up would not do what was asked
     "I want to change the shipping address on order 123456",
 ])
 def test_requests_no_tool_serves_get_no_look_up(local_handler, text):
     answer, state = ask(local_handler, text)
     assert "Herbal Handsoap" not in answer and "only help with orders and returns" in answer
+
+
+def test_a_stranger_asking_to_cancel_gets_no_look_up_and_no_change(local_handler):
+    # A status look-up would not do what was asked, and a cancellation needs a known customer.
+    answer, state = ask(local_handler, "Cancel order 123456")
+    assert "Herbal Handsoap" not in answer and "has been cancelled" not in answer
 
 
 def test_greeting_gets_the_friendly_reply(local_handler):
@@ -57,7 +62,7 @@ def test_greeting_gets_the_friendly_reply(local_handler):
 
 def test_clarify_then_id_conversation(local_handler):
     answer, state = ask(local_handler, "Where is my order?")
-    assert "six-digit order number" in answer
+    assert "order number" in answer
     answer, state = ask(local_handler, "it's 123456", state["sessionAttributes"])
     assert "Herbal Handsoap" in answer and "pendingTool" not in state["sessionAttributes"]
 

@@ -42,10 +42,13 @@ def test_sqlite_store_is_created_seeded_once_and_reopened(tmp_path):
         reopened.get("payments", "1")
 
 
-def test_order_found_names_the_product_and_tracking():
+def test_order_found_names_the_product_and_tracking_and_nothing_else():
     answer = orders.lambda_handler({"orderId": "123456"}, None)
     assert answer["statusCode"] == 200
     assert "Herbal Handsoap" in answer["body"] and answer["data"]["trackingNumber"] in answer["body"]
+    assert set(answer["data"]) == {"orderId", "product", "quantity", "status", "orderDate", "shipDate", "carrier",
+                                   "trackingNumber"}
+    assert "$" not in answer["body"] and "20.97" not in answer["body"]
 
 
 @pytest.mark.parametrize("status", ["processing", "shipped", "delivered", "cancelled"])
@@ -60,6 +63,15 @@ def test_return_found_is_case_insensitive():
     answer = returns.lambda_handler({"returnId": "RTN003"})
     assert answer["statusCode"] == 200 and answer["data"]["returnId"] == "rtn003"
     assert answer["body"].startswith("Return rtn003")
+
+
+def test_no_return_names_the_order_it_belongs_to():
+    for item in load_seed("returns"):
+        answer = returns.lambda_handler({"returnId": item["returnId"]})
+        assert answer["statusCode"] == 200 and "orderId" not in answer["data"]
+        assert item["orderId"] not in answer["body"] and item["orderId"] not in json.dumps(answer["data"])
+    assert returns.lambda_handler({"returnId": "rtn003"})["body"] == (
+        "Return rtn003 (Ceramic Mug) has been refunded: $19.50 on 2026-10-17.")
 
 
 @pytest.mark.parametrize("handler,event", [(orders.lambda_handler, {"orderId": "383833"}),
@@ -134,6 +146,9 @@ def test_dynamodb_store_round_trips_numbers_as_plain_python(dynamodb_tables):
 def test_tool_handlers_read_dynamodb_when_configured(dynamodb_tables):
     assert "Herbal Handsoap" in orders.lambda_handler({"orderId": "123456"})["body"]
     assert returns.lambda_handler({"returnId": "rtn123"})["statusCode"] == 404
+    assert "$99.98" in orders.lambda_handler({"orderId": "37129", "customerId": "901235"})["body"]
+    assert orders.lambda_handler({"orderId": "37129", "customerId": "345678"}) == orders.ORDERS.not_found("37129")
+    assert "250631" not in returns.lambda_handler({"returnId": "rtn003"})["body"]
 
 
 def test_missing_dynamodb_table_is_a_500(monkeypatch):

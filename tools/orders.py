@@ -1,9 +1,24 @@
 """The orders tool: one order by id, or one customer's orders.
 
-``{"orderId": "123456"}`` in, the order's status as one sentence out (``lambda_handler``); an order
-id is five or six ASCII digits. ``{"customerId": "345678"}`` in, that customer's orders out
-(``list_handler``), read from the orders table's ``customerId-index``. One Lambda serves both:
-``lambda_handler`` hands an event with a ``customerId`` and no ``orderId`` to ``list_handler``.
+One Lambda (``lambda_handler``), three call shapes; an order id is five or six ASCII digits:
+
+* ``{"orderId": "123456"}``: the TRACKING VIEW, what a shop's tracking page shows anyone holding
+  the order number: "Order 123456 (3 x Herbal Handsoap) shipped on 2026-10-10 with UPS, tracking
+  number 1Z30824628194821." ``data`` carries only ``TRACKING_FIELDS`` (orderId, product,
+  quantity, status, orderDate, shipDate, deliveryDate, carrier, trackingNumber, those present):
+  never the owner, the amount, the cancellation's key, nor any attribute added later. Whoever
+  asks may be a stranger guessing numbers, so the answer names nobody and nothing else.
+* ``{"orderId": "37129", "customerId": "901235"}``: the FULL VIEW, for the identified customer
+  who owns the order: "Order 37129 (2 x Sunglasses, $99.98) is being processed; it has not shipped
+  yet." with ``data`` the whole order (customerId and amount included; never ``cancelKey``). When
+  the order is another customer's, or nobody's (the blog's 24 orders have no owner), the answer is
+  the 404 of a missing order, byte for byte ("I couldn't find order 37129. Please check the order
+  number and try again.", ``data`` ``{"orderId": ...}``): a caller cannot tell "not yours" from
+  "not there". A ``customerId`` that is not a string of 1-64 letters, digits, '-' or '_' is a 400.
+* ``{"customerId": "345678"}`` (no orderId): that customer's orders (``list_orders``, also
+  ``list_handler``), read from the orders table's ``customerId-index``.
+
+Statuses are compared ignoring case. Nothing about the customer or the order is logged.
 """
 from __future__ import annotations
 
@@ -11,12 +26,13 @@ import logging
 import re
 from typing import Any, Mapping
 
-from .lookup import LookupTool, answer
+from .lookup import LookupTool, OwnerView, answer
 from .store import Store, StoreError, canonical_status, shared_store, status_is
 
 logger = logging.getLogger(__name__)
 
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CUSTOMER_ID_HINT = "the customer's account id: letters, digits, '-' or '_', at most 64"
 CUSTOMER_INDEX = "customerId-index"
 MAX_LISTED = 100  # orders one list answer carries in data
 MAX_SPOKEN = 10  # orders its sentence names
@@ -26,13 +42,13 @@ def _money(amount: Any, currency: str = "USD") -> str:
     return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
 
 
-def describe_order(order: dict[str, Any]) -> str:
-    """One customer-facing sentence about an order, by its status (compared ignoring case).
+def _sentence(what: str, order: dict[str, Any]) -> str:
+    """The status sentence about ``what`` ("Order 37129 (2 x Sunglasses)"), by the order's status
+    (compared ignoring case).
 
     The blog's orders carry dates, a carrier and a tracking number, and their sentences say them;
     an order without them still reads as a sentence ("Order 32057 (...) has shipped.").
     """
-    what = f"Order {order['orderId']} ({order['quantity']} x {order['product']}, {_money(order['amount'], order.get('currency', 'USD'))})"
     status = order.get("status")
     if status_is(status, "processing"):
         placed = f" was placed on {order['orderDate']} and" if order.get("orderDate") else ""
@@ -56,14 +72,36 @@ def describe_order(order: dict[str, Any]) -> str:
     return f"{what} has status {status}."
 
 
+def describe_tracking(order: dict[str, Any]) -> str:
+    """The tracking view's sentence: item, status, dates, carrier and tracking number; no amount."""
+    return _sentence(f"Order {order['orderId']} ({order['quantity']} x {order['product']})", order)
+
+
+def describe_order(order: dict[str, Any]) -> str:
+    """The owner's sentence: the tracking view's, with the amount paid."""
+    money = _money(order['amount'], order.get('currency', 'USD'))
+    return _sentence(f"Order {order['orderId']} ({order['quantity']} x {order['product']}, {money})", order)
+
+
+# What anyone holding an order number is told: what a shop's tracking page shows.
+TRACKING_FIELDS = ("orderId", "product", "quantity", "status", "orderDate", "shipDate", "deliveryDate", "carrier",
+                   "trackingNumber")
+
 ORDERS = LookupTool(
     table="orders",
     id_field="orderId",
     noun="order",
     pattern=re.compile(r"[0-9]{5,6}"),
     id_hint="an order number is five or six digits, like 123456",
-    describe=describe_order,
-    hidden=("cancelKey",),  # the idempotency key of a cancellation stays with the cancel tool
+    describe=describe_tracking,
+    shown=TRACKING_FIELDS,
+    owner=OwnerView(
+        field="customerId",
+        pattern=CUSTOMER_ID,
+        hint=CUSTOMER_ID_HINT,
+        describe=describe_order,
+        hidden=("cancelKey",),  # the idempotency key of a cancellation stays with the cancel tool
+    ),
 )
 
 
