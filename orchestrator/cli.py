@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from typing import Any, Sequence
 
 from .settings import MODEL_ADAPTERS, Settings, SettingsError, build_agent
@@ -84,10 +85,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .samples import BLOG_CASES, text_event
 
     handler.set_agent(build_agent(settings_from_args(args)))
+    # Each blog case is a conversation of its own; the last two are one conversation.
+    run = uuid.uuid4().hex[:12]
     conversation = [(text, None) for text in BLOG_CASES] + [("Where is my order?", "carry"), ("it's 123456", "carry")]
     attributes: dict[str, str] = {}
-    for text, carry in conversation:
-        response = handler.lambda_handler(text_event(text, attributes if carry else None))
+    for number, (text, carry) in enumerate(conversation):
+        session = f"demo-{run}-{'carry' if carry else number}"
+        response = handler.lambda_handler(text_event(text, attributes if carry else None, session_id=session))
         state = response["sessionState"]
         if carry:
             attributes = state["sessionAttributes"]

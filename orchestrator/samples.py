@@ -33,9 +33,13 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads(_load(name))
 
 
-def text_event(text: str, session_attributes: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A typed FallbackIntent fulfillment event for ``text``, built from ``fallback_text.json``."""
+def text_event(text: str, session_attributes: Mapping[str, str] | None = None,
+               session_id: str | None = None) -> dict[str, Any]:
+    """A typed FallbackIntent fulfillment event for ``text``, built from ``fallback_text.json``
+    (its session id unless ``session_id`` is given: the handler keeps one conversation per id)."""
     event = load_event("fallback_text")
+    if session_id is not None:
+        event["sessionId"] = session_id
     event["inputTranscript"] = text
     event["transcriptions"][0]["transcription"] = text
     event["sessionState"]["sessionAttributes"] = dict(session_attributes or {})

@@ -158,7 +158,7 @@ class ScriptedAgent:
     def __init__(self):
         self.identities = []
 
-    def run_turn(self, text, history=None, deadline=None, identity=None):
+    def run_turn(self, text, history=None, deadline=None, identity=None, state=None):
         self.identities.append(identity)
         verb, _, key = text.partition(" ")
         store = shared_store()
@@ -283,11 +283,12 @@ def test_cli_end_to_end(tmp_path, local_store):
     assert "Traceback" not in done.stderr
     *table, last = done.stdout.strip().splitlines()
     assert json.loads(last) == {"conversations": 2, "passed": 1, "pass_rate": 0.5, "turns": 3, "skipped": 1,
+                                "safety_cases": 0, "safety_passed": 0,
                                 "failing": ["wrong"]}
     assert any("wrong" in row and "turn 1: expected 'rejected' in reply" in row for row in table)
     results = [json.loads(l) for l in out.read_text().splitlines()]
     assert [r["id"] for r in results] == ["found", "wrong"]
-    assert set(results[0]) == {"id", "replies", "changes", "turns", "passed", "failures"}
+    assert set(results[0]) == {"id", "replies", "changes", "safety", "turns", "passed", "failures"}
     assert results[0]["turns"][1]["action"] == "tool_call" and results[0]["changes"] == []
     assert results[1]["failures"] == ["turn 1: expected 'rejected' in reply"]
 

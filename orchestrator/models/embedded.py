@@ -29,7 +29,10 @@ PLANNER_FAILURES = {"model_timeout": ModelTimeout, "model_error": ModelError, "p
 
 
 # A follow-up that points back at what was just discussed ("Was it cancelled?", "that order").
-_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|the return|my order)\b", re.IGNORECASE)
+_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|the return)\b", re.IGNORECASE)
+# For a change, "my order" points back too ("My order is 37129." ... "Please cancel my order"): the
+# confirmation question names the order, so a wrong guess is caught before anything changes.
+_CHANGE_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|my order)\b", re.IGNORECASE)
 # Said with a look at the customer's orders when they want to cancel one but gave no number: the
 # next round reads it to know what the list is for.
 FINDING_ORDER_TO_CANCEL = "Let me look at your orders to find the one to cancel."
@@ -144,7 +147,8 @@ class PlannerModel:
         if parsed.tool is None:
             return self._say(OUT_OF_SCOPE_REPLY, "unknown_tool", plan.model_calls, plan.model_output)
         if parsed.call is None:
-            earlier = earlier_input(messages, parsed.tool) if _REFERS_BACK.search(text) else None
+            refers_back = (_CHANGE_REFERS_BACK if parsed.tool.mutates else _REFERS_BACK).search(text)
+            earlier = earlier_input(messages, parsed.tool) if refers_back else None
             if earlier is not None:  # "Was it cancelled?" right after order 761913: that order
                 return self._calls(identifying + [(parsed.tool.name, earlier)], reason="follow_up",
                                    model_calls=plan.model_calls)
