@@ -35,6 +35,9 @@ APOLOGY = INTERNAL_ERROR_REPLY
 
 # Reading or writing the conversation gets at most this long: memory must not cost the reply.
 MEMORY_TIMEOUT_S = 1.5
+# Saves tried when other turns of the same session save first (a double-sent "yes", a retry): each
+# conflict means another writer succeeded, so this many concurrent turns are all kept.
+MEMORY_SAVE_ATTEMPTS = 8
 
 _agent: Agent | None = None
 _store: Any = None
@@ -139,7 +142,8 @@ def _save(key: str, loaded: Any, record: TurnRecord, context: Any) -> None:
     budget = Deadline.for_lambda(context, margin=0.3).remaining()
     try:
         run_within(min(MEMORY_TIMEOUT_S, budget), lambda: save_turn(get_store(), key, loaded or Conversation([], 0),
-                                                                    record.messages, state=record.state),
+                                                                    record.messages, state=record.state,
+                                                                    attempts=MEMORY_SAVE_ATTEMPTS),
                    name="memory write")
     except Exception as exc:  # noqa: BLE001 - the reply still goes out; the log says the memory failed
         logger.error(json.dumps({"event": "memory_write_failed", "error": type(exc).__name__}))
