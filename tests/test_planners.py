@@ -118,6 +118,18 @@ def test_a_fixed_prompt_template_replaces_the_rendered_prompt(tmp_path):
     assert llm.prompts == ["Pick returns_inquiry, order_inquiry or no_tool.\nQuestion: Is rtn001 done?\nTool:"]
 
 
+def test_a_prompt_files_final_newline_is_not_part_of_the_prompt(tmp_path):
+    """The shared copy of the blog's prompt ends with a newline its README says was added: only
+    that one is dropped, so a prompt that ends in a blank line keeps it."""
+    for written, sent in (("Q: {question}\nTool:\n", "Q: x\nTool:"), ("Q: {question}\n\n", "Q: x\n")):
+        template = tmp_path / "p.txt"
+        template.write_text(written)
+        llm = ScriptedLLM(["no_tool"])
+        from_settings(Settings(planner="fewshot", backend="openai", fewshot_prompt_file=str(template)), llm).plan(
+            "x", REGISTRY, Deadline(5))
+        assert llm.prompts == [sent]
+
+
 @pytest.mark.parametrize("text,message", [("no slot", "found it 0 times"), ("{question} {question}", "found it 2 times")])
 def test_a_prompt_template_needs_the_question_slot_once(tmp_path, text, message):
     template = tmp_path / "t.txt"

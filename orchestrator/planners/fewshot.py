@@ -106,6 +106,8 @@ def from_settings(settings: Any, llm: LLM | None) -> FewShotPlanner:
     try:
         with open(path, encoding="utf-8") as handle:
             template = handle.read()
+        # A text file's one final newline ends the file, not the prompt: the prompt is what precedes it.
+        template = template[:-1] if template.endswith("\n") else template
     except OSError as exc:
         raise ValueError(f"cannot read FEWSHOT_PROMPT_FILE {path}: {exc.strerror}") from None
     return FewShotPlanner(llm, prompt_renderer=template_renderer(template))
