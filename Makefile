@@ -93,3 +93,10 @@ build-RewardFunction:
 build-OrdersFunction build-ReturnsFunction build-SeedFunction build-CustomersFunction build-CancelOrderFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $$(find tools -name '*.py' -o -name '*.json' -o -name NOTICE) "$(ARTIFACTS_DIR)"
+
+# The chat page's deploy function: webpage/ and, in web/, the page files it uploads (serve.py's page: html, css, js).
+WEB_PAGE_FILES = $(wildcard orchestrator/web/*.html orchestrator/web/*.css orchestrator/web/*.js)
+build-WebPageDeployFunction:
+	mkdir -p "$(ARTIFACTS_DIR)/web"
+	cp --parents $$(find webpage -name '*.py') "$(ARTIFACTS_DIR)"
+	cp $(WEB_PAGE_FILES) "$(ARTIFACTS_DIR)/web/"

@@ -6,7 +6,9 @@ all as in Lambda) and comes back as the Lex response's messages plus the turn's 
 page's "Show turn details" toggle. Standard library only (``http.server``); never part of the
 Lambda package (the Makefile leaves this file and ``web/`` out).
 
-    GET  /            the page (web/index.html, chat.css, chat.js), under a strict CSP
+    GET  /            the page (web/index.html, chat.css, chat.js, sigv4.js), under a strict CSP
+    GET  /config.json {"mode": "local"}: the page posts to /api/turn (deployed, the config.json
+                      beside the page says "lex" and the page calls Lex V2 directly)
     POST /api/turn    {"sessionId": "...", "text": "...", "requestAttributes": {...}}
                       -> {"messages": [...], "dialogAction": {...}, "record": {...}}
 
@@ -49,7 +51,11 @@ STATIC = {
     "/index.html": ("index.html", "text/html; charset=utf-8"),
     "/chat.css": ("chat.css", "text/css; charset=utf-8"),
     "/chat.js": ("chat.js", "text/javascript; charset=utf-8"),
+    "/sigv4.js": ("sigv4.js", "text/javascript; charset=utf-8"),
 }
+# The page's configuration here: the local API. (Deployed, a config.json with "mode": "lex" and the
+# bot, pools and auth domain sits beside the page instead.)
+LOCAL_CONFIG = {"mode": "local"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -237,6 +243,8 @@ class ChatRequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if path == "/config.json":
+            return self._json(HTTPStatus.OK, LOCAL_CONFIG)
         if path not in STATIC:
             return self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
         name, content_type = STATIC[path]

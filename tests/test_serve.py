@@ -2,6 +2,7 @@
 import http.client
 import io
 import json
+import re
 import threading
 
 import pytest
@@ -45,10 +46,22 @@ def test_the_page_is_served_under_a_strict_content_security_policy(server):
     page = body.decode()
     assert 'role="log"' in page and 'aria-live="polite"' in page and 'for="message"' in page
     assert "http://" not in page and "https://" not in page  # no CDN, no external font
-    for path, kind in (("/chat.js", "text/javascript"), ("/chat.css", "text/css")):
+    assert page.index('src="sigv4.js"') < page.index('src="chat.js"')  # the signer first
+    assert "<script>" not in page and "style=" not in page and "<style" not in page  # nothing inline
+    for path, kind in (("/chat.js", "text/javascript"), ("/sigv4.js", "text/javascript"), ("/chat.css", "text/css")):
         status, head, body = request(server, "GET", path)
         assert status == 200 and head["Content-Type"].startswith(kind) and body
-        assert b"http://" not in body and b"https://" not in body
+        assert b"http://" not in body and b"eval(" not in body and b"new Function" not in body
+        # No CDN: the only absolute URLs are the deployed mode's AWS endpoints, built from the region.
+        urls = re.findall(rb"https://[^\s\"'`)]*", body)
+        assert set(urls) <= {b"https://cognito-identity.", b"https://runtime-v2-lex."}, urls
+
+
+def test_the_local_config_keeps_the_page_on_the_local_api(server):
+    status, head, body = request(server, "GET", "/config.json")
+    assert status == 200 and head["Content-Type"] == "application/json"
+    assert json.loads(body) == {"mode": "local"}
+    assert head["Content-Security-Policy"].startswith("default-src 'self'")
 
 
 @pytest.mark.parametrize("path", ["/nope", "/../serve.py", "/web/chat.js", "/%2e%2e/handler.py", "/api/turn"])

@@ -255,6 +255,8 @@ def _holds(expression, values):
         return values[args]
     if function == "Fn::Or":
         return any(_holds(a, values) for a in args)
+    if function == "Fn::And":
+        return all(_holds(a, values) for a in args)
     if function == "Fn::Not":
         return not _holds(args[0], values)
     if function == "Fn::Equals":
@@ -323,8 +325,9 @@ def test_the_orchestrator_gets_every_tool_function_and_the_sign_in_settings():
     assert handlers == {"OrdersFunction": "tools.orders.lambda_handler", "ReturnsFunction": "tools.returns.lambda_handler",
                         "CustomersFunction": "tools.customers.lambda_handler",
                         "CancelOrderFunction": "tools.cancel.lambda_handler"}
-    assert variables["COGNITO_ISSUER"] == {"Ref": "CognitoIssuer"}
-    assert variables["COGNITO_AUDIENCE"] == {"Ref": "CognitoAudience"}
+    # The parameters, unless CreateWebPage makes the stack's own customer pool (test_web_page_* below).
+    assert variables["COGNITO_ISSUER"]["Fn::If"][2] == {"Ref": "CognitoIssuer"}
+    assert variables["COGNITO_AUDIENCE"]["Fn::If"][2] == {"Ref": "CognitoAudience"}
     assert variables["ANONYMOUS_LOOKUPS"] == {"Ref": "AnonymousLookups"}
     assert "ANONYMOUS_LOOKUPS" in Settings._ENV.values()
     lookups = P["AnonymousLookups"]
@@ -550,3 +553,263 @@ def test_the_model_adapter_parameter_names_adapters_the_code_has_and_bedrock_get
                  and s["Fn::If"][0] == "UseBedrock"]
     assert bedrock["Action"] == "bedrock:InvokeModel"
     assert bedrock["Resource"]["Fn::Sub"].endswith(":foundation-model/${BedrockModelId}")
+
+
+# ---------------------------------------------------------------- the hosted chat page (CreateWebPage)
+WEB_PAGE_RESOURCES = {
+    "WebPageBucket": "AWS::S3::Bucket", "WebPageBucketPolicy": "AWS::S3::BucketPolicy",
+    "WebPageOriginAccessControl": "AWS::CloudFront::OriginAccessControl",
+    "WebPageResponseHeadersPolicy": "AWS::CloudFront::ResponseHeadersPolicy",
+    "WebPageDistribution": "AWS::CloudFront::Distribution", "CustomerUserPool": "AWS::Cognito::UserPool",
+    "CustomerUserPoolClient": "AWS::Cognito::UserPoolClient", "CustomerUserPoolDomain": "AWS::Cognito::UserPoolDomain",
+    "CustomerIdentityPool": "AWS::Cognito::IdentityPool", "WebPageCustomerRole": "AWS::IAM::Role",
+    "CustomerIdentityPoolRoles": "AWS::Cognito::IdentityPoolRoleAttachment",
+    "WebPageDeployFunction": "AWS::Serverless::Function", "WebPageFiles": "Custom::WebPageFiles",
+}
+LIVE_ALIAS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:lex:${AWS::Region}:${AWS::AccountId}:bot-alias/${SupportBot}/"
+                             "${SupportBotLiveAlias.BotAliasId}"}
+DISTRIBUTION_ARN = {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${WebPageDistribution}"}
+
+
+def _refs(value):
+    """Every logical id or parameter a template value names (Ref, GetAtt, ${...} in Sub)."""
+    if isinstance(value, dict):
+        found = set()
+        for key, inner in value.items():
+            if key == "Ref":
+                found.add(inner.split(".")[0])
+            elif key == "Fn::GetAtt":
+                found.add(inner[0])
+            elif key == "Fn::Sub":
+                text = inner if isinstance(inner, str) else inner[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([\w.:]+)\}", text)}
+                if not isinstance(inner, str):
+                    found |= _refs(inner[1])
+            else:
+                found |= _refs(inner)
+        return found
+    if isinstance(value, list):
+        return set().union(*map(_refs, value)) if value else set()
+    return set()
+
+
+def test_web_page_is_off_by_default_and_every_resource_of_it_carries_the_condition():
+    create = P["CreateWebPage"]
+    assert create["AllowedValues"] == ["true", "false"] and create["Default"] == "false"
+    assert T["Conditions"]["ShouldCreateWebPage"] == {"Fn::Equals": [{"Ref": "CreateWebPage"}, "true"]}
+    for name, kind in WEB_PAGE_RESOURCES.items():
+        assert R[name]["Type"] == kind and R[name]["Condition"] == "ShouldCreateWebPage", name
+    # ...and nothing else names them outside an Fn::If on the condition (or the deployment would fail when false).
+    conditional = {n for n, r in R.items() if r.get("Condition") == "ShouldCreateWebPage"}
+    assert conditional == set(WEB_PAGE_RESOURCES)
+    for name, resource in R.items():
+        if name not in conditional:
+            variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            plain = {k: v for k, v in variables.items() if not (isinstance(v, dict) and "Fn::If" in v)}
+            assert not _refs({k: v for k, v in resource.get("Properties", {}).items() if k != "Environment"}) & conditional
+            assert not _refs(plain) & conditional, name
+    for name, output in T["Outputs"].items():
+        if _refs(output["Value"]) & conditional:
+            assert output.get("Condition") == "ShouldCreateWebPage", name
+
+
+def test_web_page_parameters_and_rules():
+    prefix = P["WebPageAuthDomainPrefix"]
+    assert prefix["Default"] == ""
+    for value, accepted in (("", True), ("shop-support", True), ("a", True), ("a" * 63, True), ("a" * 64, False),
+                            ("Shop", False), ("-shop", False), ("shop-", False), ("sh--op", False), ("shop.x", False)):
+        assert bool(re.fullmatch(prefix["AllowedPattern"], value)) is accepted, value
+    ancestors = P["WebPageFrameAncestors"]
+    assert ancestors["Default"] == "'self'" and "X-Frame-Options" in ancestors["Description"]
+    for value, accepted in (("'self'", True), ("'none'", True), ("https://shop.example.com", True),
+                            ("'self' https://shop.example.com https://*.example.com:8443", True),
+                            ("https://shop.example.com; script-src *", False), ("*", False), ("http://shop.example.com", False),
+                            ("https://shop.example.com,https://x.example", False), ("", False), ("'self'  'none'", False)):
+        assert bool(re.fullmatch(ancestors["AllowedPattern"], value)) is accepted, value
+
+    rule = T["Rules"]["WebPageNeedsAnAuthDomain"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "CreateWebPage"}, "true"]}
+    issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123xyz"
+    for (domain, iss, aud), accepted in ((("shop", "", ""), True), (("", "", ""), False),
+                                         (("shop", issuer, "abc"), False), (("shop", "", "abc"), False)):
+        values = {"WebPageAuthDomainPrefix": domain, "CognitoIssuer": iss, "CognitoAudience": aud}
+        assert all(_holds(a["Assert"], values) for a in rule["Assertions"]) is accepted, values
+
+
+def test_the_customer_role_may_only_recognize_text_on_the_live_alias():
+    props = R["WebPageCustomerRole"]["Properties"]
+    [policy] = props["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert statement == {"Sid": "RecognizeTextOnTheLiveAlias", "Effect": "Allow", "Action": "lex:RecognizeText",
+                         "Resource": LIVE_ALIAS_ARN}
+    assert "ManagedPolicyArns" not in props and "PermissionsBoundary" not in props
+    # Nothing else in the template grants this role anything.
+    assert not [r for r in R.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
+    # The alias is the live one (the attribute names are the alias resource's).
+    assert R["SupportBotLiveAlias"]["Type"] == "AWS::Lex::BotAlias"
+    assert R["SupportBotLiveAlias"]["Properties"]["BotAliasName"] == "live"
+
+
+def test_only_signed_in_users_of_this_identity_pool_get_the_customer_role():
+    [trust] = R["WebPageCustomerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow" and trust["Principal"] == {"Federated": "cognito-identity.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {
+        "StringEquals": {"cognito-identity.amazonaws.com:aud": {"Ref": "CustomerIdentityPool"}},
+        "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}
+    pool = R["CustomerIdentityPool"]["Properties"]
+    assert pool["AllowUnauthenticatedIdentities"] is False and pool["AllowClassicFlow"] is False
+    [provider] = pool["CognitoIdentityProviders"]
+    assert provider["ClientId"] == {"Ref": "CustomerUserPoolClient"}
+    assert provider["ProviderName"] == {"Fn::GetAtt": ["CustomerUserPool", "ProviderName"]}
+    attachment = R["CustomerIdentityPoolRoles"]["Properties"]
+    assert attachment == {"IdentityPoolId": {"Ref": "CustomerIdentityPool"},
+                          "Roles": {"authenticated": {"Fn::GetAtt": ["WebPageCustomerRole", "Arn"]}}}
+
+
+def test_the_page_bucket_is_private_and_only_the_distribution_reads_it():
+    props = R["WebPageBucket"]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                       "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert props["BucketEncryption"] == {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    assert "WebsiteConfiguration" not in props and "AccessControl" not in props
+    policy = R["WebPageBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "WebPageBucket"}
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert allows == [{"Sid": "CloudFrontReadsThePage", "Effect": "Allow",
+                       "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                       "Resource": {"Fn::Sub": "${WebPageBucket.Arn}/*"},
+                       "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION_ARN}}}]
+    [deny] = denies
+    assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Resource"] == [{"Fn::GetAtt": ["WebPageBucket", "Arn"]}, {"Fn::Sub": "${WebPageBucket.Arn}/*"}]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    oac = R["WebPageOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"], oac["SigningProtocol"]) == ("s3", "always", "sigv4")
+
+
+def test_the_distribution_serves_the_page_over_https_with_strict_headers():
+    config = R["WebPageDistribution"]["Properties"]["DistributionConfig"]
+    assert config["Enabled"] is True and config["DefaultRootObject"] == "index.html"
+    assert config["HttpVersion"] == "http2" and config["PriceClass"] == "PriceClass_100"
+    [origin] = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["WebPageBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["WebPageOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["TargetOriginId"] == origin["Id"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # managed CachingOptimized
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "WebPageResponseHeadersPolicy"}
+    assert "CacheBehaviors" not in config
+
+    headers = R["WebPageResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    hsts = headers["StrictTransportSecurity"]
+    assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["Override"] is True
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["ReferrerPolicy"]["ReferrerPolicy"] in ("no-referrer", "same-origin", "strict-origin")
+    # X-Frame-Options DENY would forbid the shop's iframe; frame-ancestors in the CSP says who may frame it.
+    assert "FrameOptions" not in headers
+    csp = headers["ContentSecurityPolicy"]
+    assert csp["Override"] is True
+    directives = {d.split()[0]: d.split()[1:] for d in csp["ContentSecurityPolicy"]["Fn::Sub"].split(";")}
+    assert directives["default-src"] == ["'self'"]
+    assert directives["connect-src"] == ["'self'", "https://runtime-v2-lex.${AWS::Region}.amazonaws.com",
+                                         "https://cognito-identity.${AWS::Region}.amazonaws.com",
+                                         "https://${WebPageAuthDomainPrefix}.auth.${AWS::Region}.amazoncognito.com"]
+    assert directives["frame-ancestors"] == ["${WebPageFrameAncestors}"]
+    assert directives["object-src"] == ["'none'"] and directives["base-uri"] == ["'none'"]
+    assert "script-src" not in directives and "style-src" not in directives  # default-src 'self': no inline code
+    assert "'unsafe-inline'" not in csp["ContentSecurityPolicy"]["Fn::Sub"]
+
+
+def test_customers_are_created_by_the_shop_and_cannot_set_their_own_customer_id():
+    pool = R["CustomerUserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["UsernameAttributes"] == ["email"]
+    [customer_id] = [a for a in pool["Schema"] if a["Name"] == "customer_id"]
+    assert customer_id["AttributeDataType"] == "String" and customer_id["Mutable"] is True
+    password = pool["Policies"]["PasswordPolicy"]
+    assert password["MinimumLength"] >= 12 and all(password[k] is True for k in (
+        "RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"))
+    assert pool["MfaConfiguration"] in ("OPTIONAL", "ON")
+
+    client = R["CustomerUserPoolClient"]["Properties"]
+    assert client["UserPoolId"] == {"Ref": "CustomerUserPool"}
+    assert client["GenerateSecret"] is False
+    assert client["AllowedOAuthFlows"] == ["code"] and client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["AllowedOAuthScopes"] == ["openid", "email"]  # no aws.cognito.signin.user.admin
+    assert client["SupportedIdentityProviders"] == ["COGNITO"]
+    page = {"Fn::Sub": "https://${WebPageDistribution.DomainName}/"}
+    assert client["CallbackURLs"] == client["LogoutURLs"] == [page]
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert {"custom:customer_id", "email"} <= set(client["ReadAttributes"])
+    assert "WriteAttributes" in client  # absent would mean every writable attribute
+    assert "custom:customer_id" not in client["WriteAttributes"] and client["WriteAttributes"] == ["email"]
+    assert "ALLOW_USER_PASSWORD_AUTH" not in client.get("ExplicitAuthFlows", [])
+    domain = R["CustomerUserPoolDomain"]["Properties"]
+    assert domain == {"Domain": {"Ref": "WebPageAuthDomainPrefix"}, "UserPoolId": {"Ref": "CustomerUserPool"}}
+
+
+def test_web_page_orchestrator_trusts_the_created_pool():
+    variables = env("OrchestratorFunction")
+    assert variables["COGNITO_ISSUER"] == {"Fn::If": [
+        "ShouldCreateWebPage", {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${CustomerUserPool}"},
+        {"Ref": "CognitoIssuer"}]}
+    assert variables["COGNITO_AUDIENCE"] == {"Fn::If": [
+        "ShouldCreateWebPage", {"Ref": "CustomerUserPoolClient"}, {"Ref": "CognitoAudience"}]}
+    # What the created pool's issuer resolves to is what the CognitoIssuer parameter, and the code, accept.
+    issuer = variables["COGNITO_ISSUER"]["Fn::If"][1]["Fn::Sub"].replace("${AWS::Region}", "eu-west-1").replace(
+        "${CustomerUserPool}", "eu-west-1_AbC123xyz")
+    assert re.fullmatch(P["CognitoIssuer"]["AllowedPattern"], issuer)
+    # The pool's custom attribute is the claim the handler reads, and the page sends the token where it looks.
+    import inspect
+
+    from orchestrator import handler
+    from orchestrator.identity import TOKEN_ATTRIBUTE
+
+    assert 'claims.get("custom:customer_id")' in inspect.getsource(handler)
+    assert any(a["Name"] == "customer_id" for a in R["CustomerUserPool"]["Properties"]["Schema"])
+    assert TOKEN_ATTRIBUTE == "idToken"
+
+
+def test_web_page_deploy_function_may_only_write_and_list_its_bucket():
+    function = R["WebPageDeployFunction"]
+    assert function["Properties"]["Handler"] == "webpage.deploy.lambda_handler"
+    assert function["Metadata"]["BuildMethod"] == "makefile" and function["Properties"]["CodeUri"] == "."
+    assert "WebPageDeployFunction" in {t.removeprefix("build-") for t in _makefile_targets()}
+    grants = [s for n, s in iam_statements(T) if n == "WebPageDeployFunction"]
+    assert [(s["Effect"], _actions(s), s["Resource"]) for s in grants] == [
+        ("Allow", ["s3:PutObject", "s3:DeleteObject"], {"Fn::Sub": "${WebPageBucket.Arn}/*"}),
+        ("Allow", ["s3:ListBucket"], {"Fn::GetAtt": ["WebPageBucket", "Arn"]})]
+    assert not [s for s in grants if "Condition" in s or "NotAction" in s or "NotResource" in s]
+    # No other function or role touches the bucket.
+    s3_grants = {n for n, s in iam_statements(T) if any(a.startswith("s3:") for a in _actions(s))}
+    assert s3_grants == {"WebPageDeployFunction", "EndpointExecutionRole"}
+    files = R["WebPageFiles"]["Properties"]
+    assert files["ServiceToken"] == {"Fn::GetAtt": ["WebPageDeployFunction", "Arn"]}
+    assert files["Bucket"] == {"Ref": "WebPageBucket"}
+    assert files["botAliasId"] == {"Fn::GetAtt": ["SupportBotLiveAlias", "BotAliasId"]}
+    assert files["redirectUri"] == R["CustomerUserPoolClient"]["Properties"]["CallbackURLs"][0]
+
+
+def test_web_page_outputs():
+    outputs = T["Outputs"]
+    names = ("WebPageUrl", "WebPageEmbedSnippet", "CustomerUserPoolId", "CustomerUserPoolClientId",
+             "CustomerIdentityPoolId", "CreateCustomerCommand")
+    for name in names:
+        assert outputs[name]["Condition"] == "ShouldCreateWebPage", name
+    assert outputs["WebPageUrl"]["Value"] == {"Fn::Sub": "https://${WebPageDistribution.DomainName}/"}
+    assert outputs["WebPageEmbedSnippet"]["Value"] == {"Fn::Sub": (
+        '<iframe src="https://${WebPageDistribution.DomainName}/" title="Order support chat" '
+        'style="border:0;width:380px;height:560px" allow="clipboard-write"></iframe>')}
+    command = outputs["CreateCustomerCommand"]["Value"]["Fn::Sub"].split()
+    assert command[:3] == ["aws", "cognito-idp", "admin-create-user"]
+    assert command[command.index("--user-pool-id") + 1] == "${CustomerUserPool}"
+    attributes = command[command.index("--user-attributes") + 1:]
+    assert attributes == ["Name=email,Value=customer@example.com", "Name=email_verified,Value=true",
+                          "Name=custom:customer_id,Value=901235"]

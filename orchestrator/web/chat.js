@@ -1,6 +1,15 @@
-// The local chat page: sends each message to POST api/turn (a Lex V2 event through the
-// orchestrator's handler) and shows the Lex response's messages. Plain JS, no build step.
-// Text is only ever set with textContent: nothing the server or the customer sends becomes HTML.
+// The chat page. Plain JS, no build step, no library. Text is only ever set with textContent:
+// nothing a server or the customer sends becomes HTML.
+//
+// Two modes, chosen by config.json beside the page:
+//  * "local" (the default; `python -m orchestrator serve`): each message goes to POST api/turn (a
+//    Lex V2 event through the orchestrator's handler), which answers with the Lex response's
+//    messages and the turn's record.
+//  * "lex" (deployed on S3 + CloudFront): the customer signs in with the Cognito hosted UI
+//    (authorization code + PKCE), the identity pool turns the ID token into AWS credentials, and
+//    each message is a SigV4-signed Lex V2 RecognizeText call (sigv4.js), with the ID token in the
+//    request attribute idToken for the fulfillment Lambda to verify. Tokens live in
+//    sessionStorage only (this tab); AWS credentials in memory only.
 "use strict";
 
 (function () {
@@ -12,6 +21,13 @@
   const HISTORY_KEY = "chat.history";
   const DETAILS_KEY = "chat.showDetails";
   const SESSION_PATTERN = /^[0-9A-Za-z._:-]{2,100}$/;
+  const CONFIG_URL = "config.json";
+  const AUTH_KEY = "chat.auth";   // {idToken, email, exp}: the signed-in customer (lex mode)
+  const PKCE_KEY = "chat.pkce";   // {state, verifier}: a sign-in under way
+  const SIGN_IN_FIRST = "Please sign in to chat.";
+  const SIGN_IN_FAILED = "Sign-in failed. Please try again.";
+  const EXPIRED = "Your sign-in has expired. Please sign in to chat.";
+  const EARLY_S = 300;  // renew AWS credentials this long before they expire
 
   const app = document.querySelector(".app");
   const log = document.getElementById("log");
@@ -20,6 +36,10 @@
   const sendButton = document.getElementById("send");
   const toggle = document.getElementById("details-toggle");
   const status = document.getElementById("status");
+  const account = document.getElementById("account");
+  const who = document.getElementById("who");
+  const signInButton = document.getElementById("sign-in");
+  const signOutButton = document.getElementById("sign-out");
 
   // ---- storage (sessionStorage: this tab only; a reload keeps the conversation) -------------
   const memory = {};
@@ -28,6 +48,10 @@
   }
   function save(key, value) {
     try { window.sessionStorage.setItem(key, value); } catch (e) { memory[key] = value; }
+  }
+  function forget(key) {
+    delete memory[key];
+    try { window.sessionStorage.removeItem(key); } catch (e) { /* memory only */ }
   }
 
   function newSessionId() {
@@ -182,7 +206,7 @@
       log.appendChild(bubble);
       previousText = text;
     });
-    log.appendChild(describeRecord(record));
+    if (record !== undefined) log.appendChild(describeRecord(record));  // none from Lex itself
     scrollDown();
   }
 
@@ -202,6 +226,235 @@
     });
   }
 
+  // ---- configuration -----------------------------------------------------------------------
+  // config.json beside the page; none (404) or unreadable means the local server's API.
+  function str(value) { return typeof value === "string" ? value.trim() : ""; }
+  function trimSlash(url) { return url.replace(/\/+$/, ""); }
+
+  function lexConfig(raw) {
+    const region = str(raw.region);
+    const config = {
+      mode: "lex",
+      region: region,
+      botId: str(raw.botId),
+      botAliasId: str(raw.botAliasId),
+      localeId: str(raw.localeId) || "en_US",
+      identityPoolId: str(raw.identityPoolId),
+      userPoolId: str(raw.userPoolId),
+      userPoolClientId: str(raw.userPoolClientId),
+      authDomain: trimSlash(str(raw.authDomain)),
+      redirectUri: str(raw.redirectUri) || window.location.origin + window.location.pathname,
+      cognitoIdentityEndpoint: str(raw.cognitoIdentityEndpoint) || "https://cognito-identity." + region + ".amazonaws.com/",
+      lexEndpoint: trimSlash(str(raw.lexEndpoint) || "https://runtime-v2-lex." + region + ".amazonaws.com"),
+    };
+    config.logoutUri = str(raw.logoutUri) || config.redirectUri;
+    config.complete = ["region", "botId", "botAliasId", "identityPoolId", "userPoolId", "userPoolClientId", "authDomain"]
+      .every(function (name) { return Boolean(config[name]); });
+    return config;
+  }
+
+  async function loadConfig() {
+    try {
+      const response = await fetch(CONFIG_URL, { headers: { "Accept": "application/json" }, cache: "no-store" });
+      if (response.ok) {
+        const raw = await response.json();
+        if (raw && typeof raw === "object" && raw.mode === "lex") return lexConfig(raw);
+      }
+    } catch (e) { /* no config: local */ }
+    return { mode: "local" };
+  }
+
+  // ---- sign-in (lex mode): Cognito hosted UI, authorization code + PKCE (S256) ----------------
+  function base64url(buffer) {
+    let binary = "";
+    new Uint8Array(buffer).forEach(function (b) { binary += String.fromCharCode(b); });
+    return window.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomText(size) {
+    return base64url(window.crypto.getRandomValues(new Uint8Array(size)));
+  }
+
+  // The ID token's claims, for display and expiry only: the fulfillment Lambda verifies the token.
+  function claims(token) {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const binary = window.atob(part + "===".slice((part.length + 3) % 4));
+      const data = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, function (c) { return c.charCodeAt(0); })));
+      return data && typeof data === "object" ? data : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function currentAuth() {
+    try {
+      const auth = JSON.parse(load(AUTH_KEY) || "null");
+      if (auth && typeof auth.idToken === "string" && auth.idToken) return auth;
+    } catch (e) { /* unreadable: signed out */ }
+    return null;
+  }
+
+  function expired(auth) {
+    return typeof auth.exp === "number" && auth.exp * 1000 <= Date.now() + 60000;
+  }
+
+  async function signIn() {
+    const verifier = randomText(48);  // 64 characters, as RFC 7636 allows (43 to 128)
+    const state = randomText(24);
+    const challenge = base64url(await window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    save(PKCE_KEY, JSON.stringify({ state: state, verifier: verifier }));
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: config.userPoolClientId,
+      redirect_uri: config.redirectUri,
+      scope: "openid email",
+      state: state,
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    });
+    window.location.assign(config.authDomain + "/oauth2/authorize?" + query.toString());
+  }
+
+  function clearConversation() {
+    forget(HISTORY_KEY);
+    forget(SESSION_KEY);
+    history = [];
+  }
+
+  function signOut() {
+    forget(AUTH_KEY);
+    forget(PKCE_KEY);
+    clearConversation();  // the next person at this browser starts afresh
+    aws = null;
+    const query = new URLSearchParams({ client_id: config.userPoolClientId, logout_uri: config.logoutUri });
+    window.location.assign(config.authDomain + "/logout?" + query.toString());
+  }
+
+  // Back from the hosted UI with ?code=...&state=... (or ?error=...): swap the code for tokens.
+  async function completeSignIn() {
+    const params = new URLSearchParams(window.location.search);
+    const code = params.get("code");
+    const error = params.get("error");
+    if (!code && !error) return;
+    const returned = params.get("state");
+    ["code", "state", "error", "error_description"].forEach(function (name) { params.delete(name); });
+    const rest = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : "") + window.location.hash);
+    let pending = null;
+    try { pending = JSON.parse(load(PKCE_KEY) || "null"); } catch (e) { pending = null; }
+    forget(PKCE_KEY);
+    if (error || !pending || typeof pending.state !== "string" || pending.state !== returned) {
+      showAccount(SIGN_IN_FAILED);
+      return;
+    }
+    try {
+      const response = await fetch(config.authDomain + "/oauth2/token", {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "authorization_code",
+          client_id: config.userPoolClientId,
+          code: code,
+          redirect_uri: config.redirectUri,
+          code_verifier: pending.verifier,
+        }).toString(),
+        cache: "no-store",
+        credentials: "omit",
+      });
+      const tokens = response.ok ? await response.json() : null;
+      if (!tokens || typeof tokens.id_token !== "string" || !tokens.id_token) throw new Error("no ID token");
+      const claimed = claims(tokens.id_token);
+      save(AUTH_KEY, JSON.stringify({
+        idToken: tokens.id_token,
+        email: typeof claimed.email === "string" ? claimed.email : "",
+        exp: typeof claimed.exp === "number" ? claimed.exp : null,
+      }));
+      aws = null;
+      showAccount();
+    } catch (e) {
+      showAccount(SIGN_IN_FAILED);
+    }
+  }
+
+  // The header's sign-in state: a labelled status, announced when it changes.
+  function showAccount(note) {
+    const auth = currentAuth();
+    account.hidden = false;
+    signInButton.hidden = Boolean(auth);
+    signOutButton.hidden = !auth;
+    if (note) who.textContent = note;
+    else if (auth) who.textContent = "Signed in as " + (auth.email || "a customer");
+    else who.textContent = "Not signed in";
+  }
+
+  function askToSignIn(message) {
+    log.querySelectorAll(".msg.notice").forEach(function (old) { old.remove(); });
+    const note = element("div", "msg notice");
+    note.appendChild(element("p", "", message));
+    const button = element("button", "", "Sign in");
+    button.type = "button";
+    button.addEventListener("click", signIn);
+    note.appendChild(button);
+    log.appendChild(note);
+    scrollDown();
+  }
+
+  // ---- AWS credentials (lex mode): Cognito identity pool, enhanced (simplified) flow -----------
+  let aws = null;  // {idToken, identityId, credentials}: memory only
+
+  async function cognitoIdentity(target, payload) {
+    const response = await fetch(config.cognitoIdentityEndpoint, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityService." + target,
+      },
+      body: JSON.stringify(payload),
+      cache: "no-store",
+      credentials: "omit",
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    if (!response.ok) {
+      const kind = data && typeof data.__type === "string" ? data.__type.split("#").pop() : "HTTP " + response.status;
+      const failure = new Error(target + " failed: " + kind);
+      failure.notAuthorized = kind === "NotAuthorizedException";
+      throw failure;
+    }
+    return data || {};
+  }
+
+  async function awsCredentials(idToken) {
+    const now = Date.now() / 1000;
+    if (aws && aws.idToken === idToken && aws.credentials && aws.credentials.expiration - EARLY_S > now) {
+      return aws.credentials;
+    }
+    const logins = {};
+    logins["cognito-idp." + config.region + ".amazonaws.com/" + config.userPoolId] = idToken;
+    let identityId = aws && aws.idToken === idToken ? aws.identityId : null;
+    if (!identityId) {
+      const found = await cognitoIdentity("GetId", { IdentityPoolId: config.identityPoolId, Logins: logins });
+      identityId = found.IdentityId;
+      if (typeof identityId !== "string" || !identityId) throw new Error("GetId: no IdentityId");
+    }
+    const issued = await cognitoIdentity("GetCredentialsForIdentity", { IdentityId: identityId, Logins: logins });
+    const c = issued.Credentials || {};
+    if (!c.AccessKeyId || !c.SecretKey || !c.SessionToken) throw new Error("GetCredentialsForIdentity: no credentials");
+    const expiration = typeof c.Expiration === "number" ? c.Expiration : Date.parse(c.Expiration) / 1000;
+    aws = {
+      idToken: idToken,
+      identityId: identityId,
+      credentials: {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretKey,
+        sessionToken: c.SessionToken,
+        expiration: isFinite(expiration) ? expiration : now + 900,
+      },
+    };
+    return aws.credentials;
+  }
+
   // ---- sending ------------------------------------------------------------------------------
   let busy = false;
 
@@ -213,6 +466,52 @@
     log.querySelectorAll(".quick-reply").forEach(function (button) { button.disabled = on; });
   }
 
+  async function localTurn(text, signal) {
+    const response = await fetch(API, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ sessionId: sessionId(), text: text }),
+      signal: signal,
+      cache: "no-store",
+    });
+    return response.ok ? response.json() : null;
+  }
+
+  // Lex V2 RecognizeText, signed with the identity pool's credentials.
+  async function lexTurn(text, signal) {
+    const auth = currentAuth();
+    let credentials;
+    try {
+      credentials = await awsCredentials(auth.idToken);
+    } catch (e) {
+      if (e && e.notAuthorized) {  // the pool no longer takes this token (expired, revoked)
+        forget(AUTH_KEY);
+        aws = null;
+        return { signIn: EXPIRED };
+      }
+      throw e;
+    }
+    const url = config.lexEndpoint + "/bots/" + encodeURIComponent(config.botId) +
+      "/botAliases/" + encodeURIComponent(config.botAliasId) +
+      "/botLocales/" + encodeURIComponent(config.localeId) +
+      "/sessions/" + encodeURIComponent(sessionId()) + "/text";
+    const payload = { text: text };
+    if (auth && auth.idToken) payload.requestAttributes = { idToken: auth.idToken };
+    const body = JSON.stringify(payload);
+    const headers = await window.SigV4.sign(
+      { method: "POST", url: url, headers: { "content-type": "application/json" }, body: body },
+      credentials, config.region, "lex", new Date());
+    delete headers.host;  // the browser sends its own
+    const response = await fetch(url, {
+      method: "POST", headers: headers, body: body, signal: signal, cache: "no-store", credentials: "omit",
+    });
+    if (response.status === 403) aws = null;  // new credentials next time (expired, clock skew)
+    if (!response.ok) return null;
+    const answer = await response.json();
+    if (!answer || typeof answer !== "object") return null;
+    return { messages: Array.isArray(answer.messages) ? answer.messages : [] };
+  }
+
   async function send(text, options) {
     const fromButton = Boolean(options && options.fromButton);
     if (busy) return;
@@ -221,6 +520,18 @@
       input.focus();
       return;
     }
+    await ready;
+    if (busy) return;
+    if (config.mode === "lex") {
+      const auth = currentAuth();
+      if (!auth || expired(auth)) {  // the identity pool serves signed-in customers only: nothing is sent
+        if (auth) forget(AUTH_KEY);
+        showAccount();
+        askToSignIn(auth ? EXPIRED : SIGN_IN_FIRST);
+        input.focus();
+        return;
+      }
+    }
     setBusy(true);
     const bubble = addUser(text);
     const entry = { kind: "user", text: text };
@@ -228,22 +539,23 @@
     const timer = window.setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
     let answer = null;
     try {
-      const response = await fetch(API, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ sessionId: sessionId(), text: text }),
-        signal: controller.signal,
-        cache: "no-store",
-      });
-      if (response.ok) {
-        answer = await response.json();
-      }
+      answer = config.mode === "lex" && config.complete ? await lexTurn(text, controller.signal)
+        : config.mode === "lex" ? null : await localTurn(text, controller.signal);
     } catch (e) {
       answer = null;
     } finally {
       window.clearTimeout(timer);
     }
     setBusy(false);
+    if (answer && answer.signIn) {
+      bubble.classList.add("failed");
+      entry.failed = true;
+      remember(entry);
+      showAccount();
+      askToSignIn(answer.signIn);
+      input.focus();
+      return;
+    }
     if (!answer || !Array.isArray(answer.messages)) {
       bubble.classList.add("failed");
       entry.failed = true;
@@ -274,6 +586,19 @@
 
   toggle.addEventListener("click", function () {
     showDetails(toggle.getAttribute("aria-pressed") !== "true");
+  });
+
+  // ---- start --------------------------------------------------------------------------------
+  let config = { mode: "local" };
+  const ready = loadConfig().then(async function (loaded) {
+    config = loaded;
+    if (config.mode !== "lex") return;
+    toggle.hidden = true;  // Lex's answers carry no turn record
+    app.classList.add("lex");
+    signInButton.addEventListener("click", signIn);
+    signOutButton.addEventListener("click", signOut);
+    showAccount();
+    await completeSignIn();
   });
 
   sessionId();
