@@ -81,7 +81,8 @@ endpoint-params: $(VENV)/.dev  ## print SAM parameter overrides for the JumpStar
 # The orchestrator's package is its runtime only: no eval, CLI or sample-event code.
 # serve.py is the local chat page; its web/ files are not .py, so the find below never copies them.
 LAMBDA_EXCLUDES := orchestrator/evaluate.py orchestrator/cli.py orchestrator/__main__.py \
-	orchestrator/reward_lambda.py orchestrator/samples.py orchestrator/toolspecs.py orchestrator/serve.py
+	orchestrator/reward_lambda.py orchestrator/samples.py orchestrator/toolspecs.py orchestrator/serve.py \
+	orchestrator/converse.py orchestrator/training.py orchestrator/sample_specs.py
 build-OrchestratorFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp --parents $(filter-out $(LAMBDA_EXCLUDES),$(shell find orchestrator -name '*.py')) "$(ARTIFACTS_DIR)"
