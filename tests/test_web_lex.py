@@ -11,6 +11,10 @@ In headless Chromium (the fixtures of tests/test_browser.py), against stubs on 1
   signature with botocore (the credentials it issued) and the idToken request attribute, then
   answers through the real ``orchestrator.handler.lambda_handler``.
 
+Embedded (``shop``): a shop's page on yet another port holds ``<iframe src>`` to the chat page (the
+stack's WebPageEmbedSnippet). The hosted UI cannot load in a frame, so the frame signs in through a
+popup on its own page, which hands the ID token back with postMessage.
+
 Also the signer alone (sigv4.js): AWS's SigV4 test suite "get-vanilla" and a RecognizeText POST
 signed by botocore, byte for byte.
 """
@@ -108,6 +112,8 @@ class Stub:
         self.problems: list[str] = []
         self.site_origin = ""
         self.redirect_uri = ""
+        self.interactive = False  # True: /oauth2/authorize shows a page whose "Sign in" link goes on
+        self.pending: dict[str, str] = {}  # ticket -> where /oauth2/approve sends the customer
 
 
 def _server(handler_class, stub):
@@ -156,8 +162,9 @@ class SiteHandler(_Quiet):
 
     def do_GET(self):
         path = urlsplit(self.path).path
+        ancestors = getattr(self.server, "frame_ancestors", None) or "'none'"  # a shop's origin, when embedded
         csp = (f"default-src 'self'; connect-src 'self' {self.server.aws_url}; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+               f"base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}")
         headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
         if path == "/favicon.ico":
             return self.reply(204, headers=headers)
@@ -167,6 +174,18 @@ class SiteHandler(_Quiet):
             return self.reply(404, {"error": "not found"}, headers=headers)
         name = self.FILES[path]
         self.reply(200, (WEB_DIR / name).read_bytes(), self.TYPES[Path(name).suffix], headers)
+
+
+class ShopHandler(_Quiet):
+    """A shop's own page, on another origin, embedding the chat page as WebPageEmbedSnippet does."""
+
+    def do_GET(self):
+        if urlsplit(self.path).path != "/":
+            return self.reply(404, b"", "text/plain")
+        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A shop</title></head>'
+                f'<body><h1>A shop</h1><iframe src="{self.server.chat_url}" title="Order support chat" '
+                f'style="border:0;width:380px;height:560px" allow="clipboard-write"></iframe></body></html>')
+        self.reply(200, page.encode(), "text/html; charset=utf-8")
 
 
 class AwsHandler(_Quiet):
@@ -200,6 +219,12 @@ class AwsHandler(_Quiet):
             self.stub.calls.append(parts.path)
         if parts.path == "/oauth2/authorize":
             return self.authorize(query)
+        if parts.path == "/oauth2/approve":  # the hosted UI's Sign in, in interactive mode
+            with self.stub.lock:
+                location = self.stub.pending.pop(query.get("ticket", ""), None)
+            if location is None:
+                return self.refuse(400, "BadRequest", "unknown ticket")
+            return self.reply(302, headers={"Location": location})
         if parts.path == "/logout":
             if query.get("client_id") != CLIENT_ID or query.get("logout_uri") != self.stub.redirect_uri:
                 return self.refuse(400, "BadRequest", f"bad logout {query}")
@@ -217,7 +242,15 @@ class AwsHandler(_Quiet):
         with self.stub.lock:
             self.stub.codes[code] = {"challenge": challenge, "redirect_uri": query["redirect_uri"]}
         # The customer signs in on the hosted UI: back to the page with the code and the same state.
-        self.reply(302, headers={"Location": query["redirect_uri"] + "?" + urlencode({"code": code, "state": state})})
+        location = query["redirect_uri"] + "?" + urlencode({"code": code, "state": state})
+        if self.stub.interactive:  # a page first, with a link that signs in
+            ticket = secrets.token_urlsafe(8)
+            with self.stub.lock:
+                self.stub.pending[ticket] = location
+            page = (f'<!doctype html><html lang="en"><head><title>Sign in</title><link rel="icon" href="data:,"></head><body>'
+                    f'<a id="hosted-sign-in" href="/oauth2/approve?ticket={ticket}">Sign in</a></body></html>')
+            return self.reply(200, page.encode(), "text/html; charset=utf-8")
+        self.reply(302, headers={"Location": location})
 
     def do_POST(self):
         parts = urlsplit(self.path)
@@ -586,6 +619,154 @@ def test_an_expired_sign_in_asks_again_and_sends_nothing(lex_page, stub):
     assert "Your sign-in has expired. Please sign in to chat." in lex_page.find_element(
         "css selector", "#log .msg.notice").text
     assert who(lex_page) == "Not signed in" and stub.turns == []
+
+
+# ---------------------------------------------------------------- c. embedded in a shop's page
+@pytest.fixture
+def shop(lex_page, site):
+    """The shop's page (another origin) with the chat page in an iframe; the driver is in the frame."""
+    server, thread = _server(ShopHandler, None)
+    server.chat_url = site.url + "/"
+    site.frame_ancestors = server.url  # the stack's WebPageFrameAncestors
+    driver = lex_page
+    main = driver.current_window_handle
+    server.main_window = main
+    try:
+        driver.get(server.url + "/")
+        frame = until(driver, lambda d: d.find_element("css selector", "iframe"))
+        driver.switch_to.frame(frame)
+        until(driver, lambda d: d.find_element("id", "sign-in").is_displayed())
+        assert driver.execute_script("return window.top !== window.self && location.origin") == site.url
+        driver.get_log("browser")
+        yield server
+    finally:
+        for handle in driver.window_handles:  # a popup left open by a failing test
+            if handle != main:
+                driver.switch_to.window(handle)
+                driver.close()
+        driver.switch_to.window(main)
+        driver.switch_to.default_content()
+        _stop(server, thread)
+
+
+def into_frame(driver, shop):
+    driver.switch_to.window(shop.main_window)
+    driver.switch_to.default_content()
+    driver.switch_to.frame(driver.find_element("css selector", "iframe"))
+
+
+def popup_handle(driver, shop):
+    handles = until(driver, lambda d: [h for h in d.window_handles if h != shop.main_window] or None)
+    assert len(handles) == 1
+    return handles[0]
+
+
+def popup_closes(driver, shop):
+    until(driver, lambda d: d.window_handles == [shop.main_window])
+    into_frame(driver, shop)
+
+
+def signed_in_message(email, type_=None, token=None):
+    return {"type": type_ or "lex-chat-signed-in", "idToken": token if token is not None else id_token(email),
+            "email": email, "expiresAt": int(time.time()) + 3600}
+
+
+def frame_auth(driver):
+    return driver.execute_script("return sessionStorage.getItem('chat.auth')")
+
+
+def test_in_a_shops_iframe_sign_in_goes_through_a_popup(shop, lex_page, stub, aws):
+    page = lex_page  # the same driver, inside the shop's iframe
+    stub.interactive = True
+    assert who(page) == "Not signed in"
+    page.find_element("id", "sign-in").click()
+    page.switch_to.window(popup_handle(page, shop))
+    link = until(page, lambda d: d.find_element("id", "hosted-sign-in"))  # the hosted UI, top-level in the popup
+    assert page.current_url.startswith(aws.url + "/oauth2/authorize?")
+    assert page.execute_script("return window.top === window.self && window.opener !== null")
+    link.click()  # signed in: back to the chat page in the popup, which posts the token and closes
+    popup_closes(page, shop)
+    until(page, lambda d: who(d) == f"Signed in as {EMAIL}")
+    assert page.find_element("id", "sign-out").is_displayed() and not page.find_element("id", "sign-in").is_displayed()
+    stored = json.loads(frame_auth(page))
+    assert stored["idToken"] in stub.id_tokens and stored["email"] == EMAIL and stored["exp"] > time.time()
+    assert page.execute_script("return sessionStorage.getItem('chat.pkce')") is None  # the popup held it
+    assert "Backpack" in say(page, "Where is order 32057?")
+    [turn] = stub.turns
+    assert turn["attributes"] == {"idToken": stored["idToken"]}
+    assert stub.calls[:4] == ["/oauth2/authorize", "/oauth2/approve", "/oauth2/token", "GetId"]
+    assert stub.problems == [] and console_errors(page) == []
+
+
+def test_in_a_frame_only_the_popups_own_message_signs_in(shop, lex_page, stub, site):
+    page = lex_page
+    stub.interactive = True  # the popup waits on the hosted UI while messages come from elsewhere
+    page.find_element("id", "sign-in").click()
+    popup = popup_handle(page, shop)
+
+    def still_signed_out():
+        time.sleep(0.4)  # time for a message to arrive and (wrongly) be taken
+        into_frame(page, shop)
+        assert frame_auth(page) is None and page.find_element("id", "sign-in").is_displayed()
+        assert EMAIL not in who(page) and "mallory" not in who(page)
+
+    # From the shop's page (another origin), the right type.
+    page.switch_to.window(shop.main_window)
+    page.switch_to.default_content()
+    page.execute_script("document.querySelector('iframe').contentWindow.postMessage(arguments[0], '*')",
+                        signed_in_message("mallory@example.com"))
+    still_signed_out()
+    # From the frame itself: this origin, the right type, but not the popup it opened.
+    page.execute_script("window.postMessage(arguments[0], location.origin)", signed_in_message("mallory@example.com"))
+    still_signed_out()
+    # From the popup while it shows the hosted UI: the popup, but the hosted UI's origin.
+    page.switch_to.window(popup)
+    until(page, lambda d: d.find_element("id", "hosted-sign-in"))
+    page.execute_script("window.opener.postMessage(arguments[0], '*')", signed_in_message("mallory@example.com"))
+    still_signed_out()
+    # From the popup back on this origin: the wrong type, then no token.
+    page.switch_to.window(popup)
+    page.get(site.url + "/")
+    for message in (signed_in_message("mallory@example.com", type_="lex-chat-signed-out"),
+                    signed_in_message("mallory@example.com", token=42)):
+        page.switch_to.window(popup)
+        page.execute_script("window.opener.postMessage(arguments[0], location.origin)", message)
+        still_signed_out()
+    # The popup, this origin, the right type: taken, and the frame closes the popup.
+    page.switch_to.window(popup)
+    page.execute_script("window.opener.postMessage(arguments[0], location.origin)", signed_in_message(EMAIL))
+    popup_closes(page, shop)
+    until(page, lambda d: who(d) == f"Signed in as {EMAIL}")
+    assert "/oauth2/token" not in stub.calls
+
+
+def test_in_a_frame_a_blocked_popup_offers_the_page_in_a_new_tab(shop, lex_page, site):
+    page = lex_page
+    page.execute_script("window.open = function () { return null; };")  # as a pop-up blocker answers
+    page.find_element("id", "sign-in").click()
+    notice = until(page, lambda d: d.find_element("css selector", "#log .msg.notice"))
+    assert "blocked" in notice.text
+    link = notice.find_element("tag name", "a")
+    assert link.get_attribute("href") == site.url + "/"
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    assert page.window_handles == [shop.main_window] and who(page) == "Not signed in"
+
+
+def test_in_a_frame_sign_out_goes_through_a_popup_too(shop, lex_page, stub, site):
+    page = lex_page
+    page.find_element("id", "sign-in").click()  # not interactive: the popup signs in and closes by itself
+    popup_closes(page, shop)
+    until(page, lambda d: who(d) == f"Signed in as {EMAIL}")
+    say(page, "Where is order 32057?")
+    page.find_element("id", "sign-out").click()
+    until(page, lambda d: d.find_element("id", "sign-in").is_displayed())
+    assert who(page) == "Signed out"
+    assert page.find_elements("css selector", "#log .msg") == []
+    assert page.execute_script(
+        "return ['chat.auth', 'chat.history', 'chat.pkce'].filter(k => sessionStorage.getItem(k))") == []
+    until(page, lambda d: "/logout" in stub.calls)  # the hosted UI's session ends too, in the popup
+    popup_closes(page, shop)
+    assert stub.problems == [] and console_errors(page) == []
 
 
 # ---------------------------------------------------------------- c. local mode

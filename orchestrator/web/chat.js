@@ -10,6 +10,15 @@
 //    each message is a SigV4-signed Lex V2 RecognizeText call (sigv4.js), with the ID token in the
 //    request attribute idToken for the fulfillment Lambda to verify. Tokens live in
 //    sessionStorage only (this tab); AWS credentials in memory only.
+//
+// Embedded in a shop's page (<iframe src=...>, the stack's WebPageEmbedSnippet), the hosted UI cannot
+// load in the frame (Cognito sends X-Frame-Options: DENY), and the frame's sessionStorage may be
+// partitioned from any top-level window's. So in a frame "Sign in" opens a popup on this same page
+// with #signin-popup: that top-level page makes the PKCE verifier and state in its own sessionStorage,
+// goes through the hosted UI, swaps the code for tokens, hands the ID token to the frame with
+// postMessage (to this origin only) and closes. The frame takes the message only from the popup it
+// opened, from this origin, with the expected type. Sign out likewise goes through a popup
+// (#signout-popup) so the hosted UI's session cookie is cleared too.
 "use strict";
 
 (function () {
@@ -23,7 +32,13 @@
   const SESSION_PATTERN = /^[0-9A-Za-z._:-]{2,100}$/;
   const CONFIG_URL = "config.json";
   const AUTH_KEY = "chat.auth";   // {idToken, email, exp}: the signed-in customer (lex mode)
-  const PKCE_KEY = "chat.pkce";   // {state, verifier}: a sign-in under way
+  const PKCE_KEY = "chat.pkce";   // {state, verifier, popup}: a sign-in under way
+  const POPUP_KEY = "chat.popup"; // "signout": this popup is signing out for the frame that opened it
+  const SIGNED_IN_MESSAGE = "lex-chat-signed-in";
+  const POPUP_NAME = "signin";
+  const POPUP_FEATURES = "popup,width=480,height=640";
+  const POPUP_BLOCKED = "Your browser blocked the sign-in window. Please allow pop-ups for this page, or ";
+  const SIGNED_OUT = "Signed out";
   const SIGN_IN_FIRST = "Please sign in to chat.";
   const SIGN_IN_FAILED = "Sign-in failed. Please try again.";
   const EXPIRED = "Your sign-in has expired. Please sign in to chat.";
@@ -40,6 +55,13 @@
   const who = document.getElementById("who");
   const signInButton = document.getElementById("sign-in");
   const signOutButton = document.getElementById("sign-out");
+  const firstHint = log.querySelector(".hint");
+  const pageUrl = window.location.origin + window.location.pathname;
+
+  // In a frame (a shop's iframe)? A cross-origin top may throw on access: then surely framed.
+  const framed = (function () {
+    try { return window.top !== window.self; } catch (e) { return true; }
+  })();
 
   // ---- storage (sessionStorage: this tab only; a reload keeps the conversation) -------------
   const memory = {};
@@ -299,11 +321,21 @@
     return typeof auth.exp === "number" && auth.exp * 1000 <= Date.now() + 60000;
   }
 
-  async function signIn() {
+  // Sign in. Called straight from a click: in a frame, window.open must run before any await, or
+  // the browser takes it for an unrequested pop-up and blocks it.
+  function signIn() {
+    if (framed) {
+      signInWithPopup();
+      return;
+    }
+    startSignIn(false);
+  }
+
+  async function startSignIn(inPopup) {
     const verifier = randomText(48);  // 64 characters, as RFC 7636 allows (43 to 128)
     const state = randomText(24);
     const challenge = base64url(await window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-    save(PKCE_KEY, JSON.stringify({ state: state, verifier: verifier }));
+    save(PKCE_KEY, JSON.stringify({ state: state, verifier: verifier, popup: Boolean(inPopup) }));
     const query = new URLSearchParams({
       response_type: "code",
       client_id: config.userPoolClientId,
@@ -316,10 +348,84 @@
     window.location.assign(config.authDomain + "/oauth2/authorize?" + query.toString());
   }
 
+  // ---- sign-in from a frame: a popup on this page does the hosted UI, then posts the ID token ----
+  let popup = null;  // the window this frame opened: the only one whose message it takes
+
+  function openPopup(hash) {
+    let opened = null;
+    try { opened = window.open(pageUrl + hash, POPUP_NAME, POPUP_FEATURES); } catch (e) { opened = null; }
+    popup = opened || null;
+    return popup;
+  }
+
+  function signInWithPopup() {
+    if (openPopup("#signin-popup")) {
+      who.textContent = "Signing in in the pop-up window\u2026";
+      return;
+    }
+    // Blocked: offer the page itself in a tab of its own, where the same-window sign-in works.
+    log.querySelectorAll(".msg.notice").forEach(function (old) { old.remove(); });
+    const note = element("div", "msg notice");
+    const text = element("p", "", POPUP_BLOCKED);
+    const link = element("a", "", "open the chat in a new tab");
+    link.href = pageUrl;
+    link.target = "_blank";
+    link.rel = "noopener";
+    text.appendChild(link);
+    text.appendChild(document.createTextNode("."));
+    note.appendChild(text);
+    log.appendChild(note);
+    scrollDown();
+  }
+
+  function onMessage(event) {
+    if (!popup || event.source !== popup || event.origin !== window.location.origin) return;
+    const data = event.data;
+    if (!data || typeof data !== "object" || data.type !== SIGNED_IN_MESSAGE) return;
+    if (typeof data.idToken !== "string" || !data.idToken) return;
+    const claimed = claims(data.idToken);
+    save(AUTH_KEY, JSON.stringify({
+      idToken: data.idToken,
+      email: typeof data.email === "string" ? data.email : (typeof claimed.email === "string" ? claimed.email : ""),
+      exp: typeof data.expiresAt === "number" ? data.expiresAt : (typeof claimed.exp === "number" ? claimed.exp : null),
+    }));
+    aws = null;
+    try { popup.close(); } catch (e) { /* it closes itself */ }
+    popup = null;
+    log.querySelectorAll(".msg.notice").forEach(function (old) { old.remove(); });
+    showAccount();
+    input.focus();
+  }
+
+  // In the popup, back from the hosted UI with the tokens: to the frame that opened it, then close.
+  // The target origin is this page's own, so no other site's window can read the token.
+  function handToOpener(auth) {
+    let opener = null;
+    try { opener = window.opener; } catch (e) { opener = null; }
+    if (!opener || opener.closed) return false;
+    try {
+      opener.postMessage({ type: SIGNED_IN_MESSAGE, idToken: auth.idToken, email: auth.email, expiresAt: auth.exp },
+        window.location.origin);
+    } catch (e) {
+      return false;
+    }
+    window.close();
+    return true;
+  }
+
+  function hasOpener() {
+    try { return Boolean(window.opener) && !window.opener.closed; } catch (e) { return false; }
+  }
+
   function clearConversation() {
     forget(HISTORY_KEY);
     forget(SESSION_KEY);
     history = [];
+  }
+
+  function clearLog() {
+    log.replaceChildren();
+    if (firstHint) log.appendChild(firstHint);
   }
 
   function signOut() {
@@ -327,6 +433,20 @@
     forget(PKCE_KEY);
     clearConversation();  // the next person at this browser starts afresh
     aws = null;
+    if (framed) {
+      // The hosted UI's /logout cannot load in a frame either: a popup on this page goes there
+      // (#signout-popup) and closes once back, so Cognito's session cookie is cleared too and the next
+      // Sign in asks for the password again. If the pop-up is blocked, this frame is signed out all the
+      // same, but the hosted UI's cookie stays until it expires.
+      clearLog();
+      openPopup("#signout-popup");
+      showAccount(SIGNED_OUT);
+      return;
+    }
+    goToLogout();
+  }
+
+  function goToLogout() {
     const query = new URLSearchParams({ client_id: config.userPoolClientId, logout_uri: config.logoutUri });
     window.location.assign(config.authDomain + "/logout?" + query.toString());
   }
@@ -365,11 +485,13 @@
       const tokens = response.ok ? await response.json() : null;
       if (!tokens || typeof tokens.id_token !== "string" || !tokens.id_token) throw new Error("no ID token");
       const claimed = claims(tokens.id_token);
-      save(AUTH_KEY, JSON.stringify({
+      const auth = {
         idToken: tokens.id_token,
         email: typeof claimed.email === "string" ? claimed.email : "",
         exp: typeof claimed.exp === "number" ? claimed.exp : null,
-      }));
+      };
+      if (pending.popup && handToOpener(auth)) return;  // a frame's sign-in: this popup is done
+      save(AUTH_KEY, JSON.stringify(auth));
       aws = null;
       showAccount();
     } catch (e) {
@@ -597,7 +719,30 @@
     app.classList.add("lex");
     signInButton.addEventListener("click", signIn);
     signOutButton.addEventListener("click", signOut);
+    if (framed) window.addEventListener("message", onMessage);
     showAccount();
+    // A popup opened by this page in a frame: start the hosted UI's sign-in or sign-out here, top-level.
+    const hash = window.location.hash;
+    if (!framed && (hash === "#signin-popup" || hash === "#signout-popup")) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+      if (hash === "#signin-popup") {
+        who.textContent = "Signing in\u2026";
+        await startSignIn(true);
+      } else {
+        forget(AUTH_KEY);
+        forget(PKCE_KEY);
+        save(POPUP_KEY, "signout");
+        goToLogout();
+      }
+      return;
+    }
+    if (load(POPUP_KEY) === "signout") {  // back from /logout in a sign-out popup
+      forget(POPUP_KEY);
+      if (hasOpener()) {
+        window.close();
+        return;
+      }
+    }
     await completeSignIn();
   });
 
