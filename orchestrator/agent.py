@@ -141,7 +141,7 @@ class Agent:
             text = (text if isinstance(text, str) else "")[:MAX_INPUT_CHARS].strip()
             deadline = deadline or Deadline(28.0)
             if not self._settle_pending(record, text, PendingAction.from_state(state), deadline,
-                                        self._who(record, channel)):
+                                        self._who(record, channel), conversation):
                 self._run(record, conversation, text, deadline, channel)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the customer gets a reply and we a record
             record.action, record.reason, record.error = "answer", "internal_error", type(exc).__name__
@@ -164,8 +164,14 @@ class Agent:
         return dict(channel) if channel else identify.identified(record.state)
 
     # ---------------------------------------------------------------- confirmation
+    @staticmethod
+    def _last_said(history: Sequence[Message]) -> str:
+        """What the agent said last in the conversation ("" when it has said nothing)."""
+        return next((text_of(m) for m in reversed(history) if m.get("role") == "assistant" and text_of(m)), "")
+
     def _settle_pending(self, record: TurnRecord, text: str, pending: PendingAction | None,
-                        deadline: Deadline, who: Mapping[str, Any] | None) -> bool:
+                        deadline: Deadline, who: Mapping[str, Any] | None,
+                        history: Sequence[Message] = ()) -> bool:
         """Handle the answer to a confirmation question; True when that answers the turn.
 
         Only a clear yes, on the very next turn, for the same customer, before the expiry, runs the
@@ -173,7 +179,9 @@ class Agent:
         """
         if pending is None:
             done = last_action(record.state)
-            if done is not None and is_yes(text):  # a repeated yes, or a retried turn: report, never redo
+            repeated = (done is not None and done.get("customer_id") == (who or {}).get("customer_id")
+                        and self._last_said(history) == done.get("answer"))
+            if repeated and is_yes(text):  # a repeated yes, or a retried turn, right after it: report, never redo
                 record.messages.append(user_text(text))
                 record.action, record.reason, record.tool = "tool_call", "already_done", done.get("tool")
                 record.answer = str(done.get("answer") or "")
@@ -221,7 +229,7 @@ class Agent:
         else:
             record.answer, record.reason = sentence, "confirmed" if result.ok else "not_found"
         record.state["last_action"] = {"tool": tool.name, "key": pending.key, "answer": record.answer,
-                                       "at": time.time()}
+                                       "customer_id": pending.customer_id, "at": time.time()}
 
     def _ask_before(self, record: TurnRecord, step: int, tool: Tool, tool_input: dict[str, Any],
                     deadline: Deadline, identity: Mapping[str, Any] | None,
@@ -379,7 +387,9 @@ class Agent:
             result = self._call_tool(record, step, tool, request.input, deadline)
             usable = answer_usable(result)
             sentence = answer_text(tool, result, request.input)
-            record.action, record.tool, record.arguments = "tool_call", tool.name, dict(request.input)
+            # The record (logged at INFO) names the ids the customer typed, never their account id.
+            record.action, record.tool = "tool_call", tool.name
+            record.arguments = {p.name: request.input[p.name] for p in tool.model_parameters if p.name in request.input}
             record.status_code = result.status_code
             results.append(tool_result(request.tool_use_id, result.data if usable else None, text=sentence,
                                        status="success" if usable else "error"))

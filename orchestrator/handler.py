@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any
 
-from . import lex, metrics
+from . import identify, lex, metrics
 from .agent import Agent
 from .budget import Deadline, run_within
 from .replies import INTERNAL_ERROR_REPLY
@@ -108,8 +108,11 @@ def _turn(request: lex.LexEvent, context: Any) -> TurnRecord:
                                     name="memory read")
             except Exception as exc:  # noqa: BLE001 - a turn without its history still answers
                 logger.error(json.dumps({"event": "memory_read_failed", "error": type(exc).__name__}))
+        # Unread memory hides the counts of failed tries: that turn checks no account details and
+        # looks up no ids for a stranger, rather than start the counts again.
+        state = loaded.state if loaded else ({identify.MEMORY_UNAVAILABLE: True} if key is not None else {})
         record = agent.run_turn(request.input_transcript, loaded.messages if loaded else [], deadline,
-                                identity=_verified_identity(request), state=loaded.state if loaded else {})
+                                identity=_verified_identity(request), state=state)
     except Exception as exc:  # noqa: BLE001 - a broken setting or plug-in: the customer still gets a reply
         logger.error(json.dumps({"event": "turn_failed", "error": type(exc).__name__}))
         return TurnRecord(action="answer", answer=APOLOGY, fulfilled=False, reason="internal_error",
@@ -140,10 +143,12 @@ def _save(key: str, loaded: Any, record: TurnRecord, context: Any) -> None:
     from .memory import Conversation, save_turn
 
     budget = Deadline.for_lambda(context, margin=0.3).remaining()
+    saved_state = {k: v for k, v in record.state.items() if k != identify.MEMORY_UNAVAILABLE}
     try:
         run_within(min(MEMORY_TIMEOUT_S, budget), lambda: save_turn(get_store(), key, loaded or Conversation([], 0),
-                                                                    record.messages, state=record.state,
-                                                                    attempts=MEMORY_SAVE_ATTEMPTS),
+                                                                    record.messages, state=saved_state,
+                                                                    attempts=MEMORY_SAVE_ATTEMPTS,
+                                                                    merge=identify.merge_state),
                    name="memory write")
     except Exception as exc:  # noqa: BLE001 - the reply still goes out; the log says the memory failed
         logger.error(json.dumps({"event": "memory_write_failed", "error": type(exc).__name__}))

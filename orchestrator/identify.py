@@ -26,6 +26,10 @@ KINDS = ("email", "phone", "username")
 NAMES = {"email": "email address", "phone": "phone number", "username": "username"}
 MAX_FAILED_ATTEMPTS = 3  # tries at two identifiers that do not agree, per conversation
 MAX_FAILED_LOOKUPS = 3  # ids an unidentified customer looked up that were not found, per conversation
+# Set for a turn whose conversation could not be read: its counts of failed tries are unknown, so
+# the turn neither checks account details nor looks ids up for a stranger (never saved).
+MEMORY_UNAVAILABLE = "memory_unavailable"
+COUNTERS = ("identify_failures", "failed_lookups")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ def identified(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def locked(state: Mapping[str, Any] | None) -> bool:
-    return int((state or {}).get("identify_failures", 0)) >= MAX_FAILED_ATTEMPTS
+    state = state or {}
+    return bool(state.get(MEMORY_UNAVAILABLE)) or int(state.get("identify_failures", 0)) >= MAX_FAILED_ATTEMPTS
 
 
 def note(state: MutableMapping[str, Any], kind: str, customer_id: str | None, name: str | None = None,
@@ -81,7 +86,23 @@ def failed_lookup(state: MutableMapping[str, Any]) -> None:
 
 
 def lookups_exhausted(state: Mapping[str, Any] | None) -> bool:
-    return int((state or {}).get("failed_lookups", 0)) >= MAX_FAILED_LOOKUPS
+    state = state or {}
+    return bool(state.get(MEMORY_UNAVAILABLE)) or int(state.get("failed_lookups", 0)) >= MAX_FAILED_LOOKUPS
+
+
+def merge_state(stored: Mapping[str, Any], ours: Mapping[str, Any], loaded: Mapping[str, Any]) -> dict[str, Any]:
+    """The state to save when another turn of the conversation saved first (``stored``): ours, but
+    this turn's failed tries are added to the stored counts, never reset them (eight guesses sent at
+    once count eight), and an identity another turn proved is kept."""
+    merged = {k: v for k, v in ours.items() if k != MEMORY_UNAVAILABLE}
+    for counter in COUNTERS:
+        added = max(0, int(ours.get(counter, 0) or 0) - int(loaded.get(counter, 0) or 0))
+        total = int(stored.get(counter, 0) or 0) + added
+        if total:
+            merged[counter] = total
+    if "identity" not in merged and identified(stored):
+        merged["identity"] = dict(stored["identity"])
+    return merged
 
 
 IDENTIFY_QUESTION = ("I can help with that once I know it's you. Could you tell me two of these from your account: "

@@ -636,3 +636,36 @@ def test_anonymous_lookups_show_the_tracking_view(lambda_env, monkeypatch):
     assert "32057" in reply and "Backpack" in reply and "shipped" in reply, reply
     assert_no_leak([reply], TERRYS_DETAILS)
     assert handler.get_agent().anonymous_lookups is True
+
+
+# ---------------------------------------------------------------- found by review
+def test_failed_tries_saved_at_once_all_count_and_an_unread_memory_unlocks_nothing():
+    """Turns that save at once add their failed tries to the stored count (a lost update would let
+    eight guesses count as one), and a turn whose memory could not be read checks no account
+    details and looks up no ids for a stranger, so a read failure never resets the lock."""
+    from orchestrator import identify
+    from orchestrator.memory import InMemoryConversationStore, save_turn
+
+    store = InMemoryConversationStore()
+    store.save("k", [{"role": "user", "content": [{"text": "hi"}]}], 0, state={"identify_failures": 1})
+    loaded = store.load("k")
+    for guess in ("guess one", "guess two"):  # two turns that both read the count 1 and each failed once more
+        save_turn(store, "k", loaded, [{"role": "user", "content": [{"text": guess}]}],
+                  state={"identify_failures": 2}, merge=identify.merge_state, attempts=4)
+    assert store.load("k").state["identify_failures"] == 3
+    assert identify.locked(store.load("k").state)
+    unread = {identify.MEMORY_UNAVAILABLE: True}
+    assert identify.locked(unread) and identify.lookups_exhausted(unread)
+    assert identify.MEMORY_UNAVAILABLE not in identify.merge_state({}, unread, {})
+
+
+def test_a_yes_reports_an_earlier_cancel_only_to_its_customer_and_right_after_it(lambda_env, key):
+    chat = Chat()
+    mary = token(key)
+    assert QUESTION in chat.say("Cancel order 37129", id_token=mary)
+    assert CANCELLED in chat.say("yes", id_token=mary)
+    other = token(key, customer_id="345678")
+    assert CANCELLED not in chat.say("yes", id_token=other)  # another customer hears nothing of it
+    assert CANCELLED not in chat.say("yes")  # nor does an anonymous one
+    chat.say("Is my return rtn003 processed?", id_token=mary)
+    assert CANCELLED not in chat.say("yes", id_token=mary)  # a yes after another answer is not a repeat

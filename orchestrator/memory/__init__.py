@@ -142,7 +142,9 @@ def bounded(messages: Sequence[Any], max_turns: int = MAX_TURNS, max_chars: int 
 
 def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_messages: Sequence[Any], *,
               attempts: int = 3, max_turns: int = MAX_TURNS, max_chars: int = MAX_CHARS,
-              state: Mapping[str, Any] | None = None) -> int:
+              state: Mapping[str, Any] | None = None,
+              merge: Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None,
+              ) -> int:
     """Save ``bounded(loaded.messages + new_messages)``; the new version.
 
     ``loaded`` is what ``load`` gave, unchanged (give the agent a copy: ``history = list(loaded.messages)``,
@@ -152,9 +154,12 @@ def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_mess
     saves in all, then let ConversationConflict out: a turn is never silently lost. Each conflict
     means another writer succeeded, so ``attempts`` >= the number of concurrent writers always succeeds.
     A conflict whose reload shows exactly what this call wrote, one version on, counts as saved.
-    ``state`` (None: keep the loaded state) is this turn's: on a conflict it replaces the stored one.
+    ``state`` (None: keep the loaded state) is this turn's: on a conflict it replaces the stored one,
+    or ``merge(stored, ours, loaded)`` decides (the agent adds its counts of failed tries to the
+    stored ones, so turns saved at once all count).
     """
     state = dict(loaded.state if state is None else state)
+    ours = dict(state)
     new_messages = list(new_messages)
     base = loaded
     for attempt in range(1, attempts + 1):
@@ -167,6 +172,8 @@ def save_turn(store: ConversationStore, key: str, loaded: Conversation, new_mess
             expected, base = base.version, store.load(key)
             if base.version == expected + 1 and base.messages == messages:
                 return base.version  # our own write landed (its reply was lost and a retry conflicted)
+            if merge is not None:
+                state = merge(base.state, ours, loaded.state)
     raise ValueError("save_turn needs attempts >= 1")
 
 
