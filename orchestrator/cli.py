@@ -150,7 +150,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     output = open(args.output, "w", encoding="utf-8") if args.output else None
     try:
         with source:
-            summary = evaluate(agent, source, sys.stderr, output, progress=Progress())
+            summary = evaluate(agent, source, sys.stderr, output, progress=Progress(),
+                               run_sample_specs=args.run_sample_specs)
     finally:
         if output:
             output.close()
@@ -243,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tools", choices=["all", "lookups"], default="all",
                           help="all (default): every tool; lookups: the order and return look-ups alone, with "
                           "cancelling among the requests no tool serves (how the committed sets are labelled)")
+    evaluate.add_argument("--run-sample-specs", action="store_true",
+                          help="run lines that bring the claude-tools-chatbot sample's tool specs against the "
+                          "store (read-only; never its cancel_order) instead of only recording their calls")
     _add_agent_flags(evaluate)
     evaluate.set_defaults(run=cmd_eval)
 

@@ -183,15 +183,23 @@ class NotRunTransport:
         return ToolResult(200, f"{tool.name} was called (evaluation: not run).")
 
 
-def agent_for(agent: Any, case: Case) -> Any:
+def agent_for(agent: Any, case: Case, run_sample_specs: bool = False) -> Any:
     """The agent as this line should see it: over the line's own tools when it brings some.
 
     Their calls are scored from the turn record, not run, so there is no real answer for a model to judge: the
-    interpreter's coverage rule judges the question instead (before the call, as without an LLM).
+    interpreter's coverage rule judges the question instead (before the call, as without an LLM). With
+    ``run_sample_specs``, a line whose tools are the claude-tools-chatbot sample's specs has them run
+    against our store (``sample_specs.SampleSpecTransport``: read-only, its cancel is never run).
     """
     if case.tools is None:
         return agent
-    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), NotRunTransport())
+    transport: Any = NotRunTransport()
+    if run_sample_specs:
+        from .sample_specs import SAMPLE_TOOLS, SampleSpecTransport
+
+        if all(tool.name in SAMPLE_TOOLS for tool in case.tools):
+            transport = SampleSpecTransport()
+    return agent.with_registry(agent.registry.with_tools(case.tools, unserved=()), transport)
 
 
 def run_case(agent: Any, case: Case) -> TurnRecord:
@@ -259,12 +267,12 @@ def format_report(summary: dict[str, Any]) -> str:
 
 
 def evaluate(agent: Any, lines: Iterable[str], errors: TextIO, output: TextIO | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int, int], None] | None = None, run_sample_specs: bool = False) -> dict[str, Any]:
     """Score every readable line; ``progress(line number, of lines)`` is called after each."""
     lines = list(lines)
     rows = []
     for number, case in read_cases(lines, errors):
-        line_agent = agent_for(agent, case)
+        line_agent = agent_for(agent, case, run_sample_specs)
         record = run_case(line_agent, case)
         row = {"id": case.id, "expected": case.behavior, "action": record.action, "tool": record.tool,
                "arguments": dict(record.arguments), "reward": reward(case, record, line_agent.registry),

@@ -158,3 +158,22 @@ class _Broken:
 def test_a_broken_store_is_an_answer_not_an_exception():
     result = SampleSpecTransport(store=_Broken()).invoke(sample_tool("get_order_by_id"), {"order_id": "32057"}, 5.0)
     assert result.status_code >= 500 and result.error
+
+
+def test_the_eval_runs_the_sample_specs_against_the_store_when_asked(local_agent, local_store, monkeypatch):
+    """`eval --run-sample-specs`: the lines' unchanged specs are called on our store, and score the same."""
+    ran = []
+    real_invoke = SampleSpecTransport.invoke
+
+    def invoke(self, tool, payload, timeout_s):
+        result = real_invoke(self, tool, payload, timeout_s)
+        ran.append((tool.name, result.status_code, result.body))
+        return result
+
+    monkeypatch.setattr(SampleSpecTransport, "invoke", invoke)
+    lines = EVAL_FILE.read_text(encoding="utf-8").splitlines()
+    summary = evaluate(local_agent, lines, io.StringIO(), run_sample_specs=True)
+    assert summary["macro_reward"] >= MACRO_FLOOR
+    assert ("get_order_by_id", 200, "Order 32057 (1 x Backpack) has shipped.") in ran
+    assert all(status != 200 for name, status, _ in ran if name == "cancel_order")  # never run
+    assert shared_store().get("orders", "37129")["status"] == "Processing"
