@@ -462,6 +462,7 @@ DEFAULT_REGISTRY = Registry(
         "What shipping options do you offer?",
         "Which payment methods do you accept?",
         "I need a copy of my invoice",
+        "I want to check my bill #12345",
         "How do I reset my password?",
         "I want to file a complaint",
         "Can I speak to a human agent?",
