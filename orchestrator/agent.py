@@ -27,8 +27,8 @@ from .confirm import PendingAction, confirmation_question, is_no, is_yes, last_a
 from .dispatcher import Transport, dispatch
 from .guards import DEFAULT_GUARDS, Guard, GuardContext, ToolRequest, first_refusal
 from .interpreter import answer_text, answer_usable, conflict_text
-from .messages import (Message, append_results, assistant, assistant_text, new_tool_use_id, result_text, text_of,
-                       tool_result, tool_results, tool_use, tool_uses, user_text)
+from .messages import (Message, append_results, assistant, assistant_text, new_tool_use_id, result_json, result_text,
+                       successful_results, text_of, tool_result, tool_use, tool_uses, user_text)
 from .models import Inference, Model, ModelError, ModelResponse, ModelTimeout, forced_tool, requires_tool
 from .parser import ToolCall
 from .registry import Registry, Tool
@@ -504,13 +504,10 @@ class Agent:
     def _tool_sentences(record: TurnRecord, with_data: bool = False) -> list[str]:
         """The sentences (and, if asked, the data) of this turn's successful tool results."""
         found = []
-        for message in record.messages:
-            for result in tool_results(message):
-                if result.get("status") == "success":
-                    found.append(result_text(result))
-                    if with_data:
-                        found += [json.dumps(c["json"], default=str) for c in result.get("content") or []
-                                  if isinstance(c, Mapping) and "json" in c]
+        for result in successful_results(record.messages):
+            found.append(result_text(result))
+            if with_data and result_json(result):
+                found.append(json.dumps(result_json(result), default=str))
         return [f for f in found if f]
 
     @staticmethod

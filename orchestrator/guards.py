@@ -7,12 +7,11 @@ loop runs ``DEFAULT_GUARDS`` in order; a deployment may add its own (``Agent(gua
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-import json
-
-from .messages import Message, customer_texts, tool_results
+from .messages import Message, customer_texts, result_json, successful_results
 from .parser import normalise_spoken
 from .registry import Registry, Tool
 from .schema import errors as schema_errors
@@ -34,6 +33,7 @@ class GuardContext:
     history: Sequence[Message]  # the conversation so far, this turn's messages included
     identity: Mapping[str, Any] | None = None  # the customer the server identified, if any
     _typed: list[str] | None = field(default=None, repr=False)
+    _told: str | None = field(default=None, repr=False)
 
     @property
     def customer_text(self) -> str:
@@ -46,13 +46,10 @@ class GuardContext:
     def told_text(self) -> str:
         """What our own tools returned in this conversation (the customer's order list, say): ids in
         it came from the server, not from a model."""
-        found = []
-        for message in self.history:
-            for result in tool_results(message):
-                if result.get("status") == "success":
-                    found += [json.dumps(c["json"], default=str) for c in result.get("content") or []
-                              if isinstance(c, Mapping) and "json" in c]
-        return "\n".join(found)
+        if self._told is None:
+            data = (result_json(r) for r in successful_results(self.history))
+            self._told = "\n".join(json.dumps(d, default=str) for d in data if d)
+        return self._told
 
 
 Guard = Callable[[ToolRequest, GuardContext], "str | None"]

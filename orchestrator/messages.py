@@ -123,6 +123,23 @@ def result_text(result: Mapping[str, Any]) -> str:
     return ""
 
 
+def result_json(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A toolResult's structured data ({} when it has none).
+
+    >>> result_json(tool_result("t1", {"orderId": "123456"}, text="Order 123456 has shipped.")["toolResult"])
+    {'orderId': '123456'}
+    """
+    for item in result.get("content") or []:
+        if isinstance(item, Mapping) and isinstance(item.get("json"), Mapping):
+            return dict(item["json"])
+    return {}
+
+
+def successful_results(history: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every toolResult with status success in ``history``, in order: what our tools really answered."""
+    return [r for m in history for r in tool_results(m) if r.get("status") == "success"]
+
+
 def customer_texts(history: Iterable[Mapping[str, Any]]) -> list[str]:
     """Everything the customer typed in this conversation (user text blocks, not tool results)."""
     return [t for m in history if m.get("role") == "user" for t in blocks(m, "text") if isinstance(t, str)]

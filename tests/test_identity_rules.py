@@ -33,6 +33,7 @@ from orchestrator.identity import TokenVerifier, b64url_encode
 from orchestrator.memory import conversation_key
 from orchestrator.samples import text_event
 from tests.cfn import load_template
+from tests.test_identity import jwk
 from tools import store as tool_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,11 +67,7 @@ def other_key():
 
 
 def jwks_of(private_key, kid=KID):
-    numbers = private_key.public_key().public_numbers()
-    size = (numbers.n.bit_length() + 7) // 8
-    return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
-                      "n": b64url_encode(numbers.n.to_bytes(size, "big")),
-                      "e": b64url_encode(numbers.e.to_bytes(3, "big"))}]}
+    return {"keys": [jwk(private_key, kid)]}  # the key set test_identity.py builds its tokens' keys with
 
 
 def _segment(value) -> str:

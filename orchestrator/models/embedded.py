@@ -18,7 +18,8 @@ from ..budget import Deadline
 from ..confirm import is_yes
 from ..interpreter import covers
 from ..messages import (STOP_END_TURN, STOP_TOOL_USE, Message, assistant, assistant_text, last_user_text,
-                        new_tool_use_id, result_text, text_block, text_of, tool_results, tool_use, tool_uses)
+                        new_tool_use_id, result_json, result_text, text_block, text_of, tool_results, tool_use,
+                        tool_uses)
 from ..parser import normalise_spoken, parse_call
 from ..planners import Planner
 from ..registry import Registry, Tool
@@ -29,10 +30,11 @@ PLANNER_FAILURES = {"model_timeout": ModelTimeout, "model_error": ModelError, "p
 
 
 # A follow-up that points back at what was just discussed ("Was it cancelled?", "that order").
-_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|the return)\b", re.IGNORECASE)
+_BACK = r"it|its|it's|that|this|same|the order"
+_REFERS_BACK = re.compile(rf"\b({_BACK}|the return)\b", re.IGNORECASE)
 # For a change, "my order" points back too ("My order is 37129." ... "Please cancel my order"): the
 # confirmation question names the order, so a wrong guess is caught before anything changes.
-_CHANGE_REFERS_BACK = re.compile(r"\b(it|its|it's|that|this|same|the order|my order)\b", re.IGNORECASE)
+_CHANGE_REFERS_BACK = re.compile(rf"\b({_BACK}|my order)\b", re.IGNORECASE)
 # Said with a look at the customer's orders when they want to cancel one but gave no number: the
 # next round reads it to know what the list is for.
 FINDING_ORDER_TO_CANCEL = "Let me look at your orders to find the one to cancel."
@@ -69,11 +71,6 @@ def unfinished_goal(history: Sequence[Message]) -> tuple[str, dict[str, Any], st
     return None
 
 
-def _json(result: Mapping[str, Any]) -> dict[str, Any]:
-    for block in result.get("content") or []:
-        if isinstance(block, Mapping) and isinstance(block.get("json"), Mapping):
-            return dict(block["json"])
-    return {}
 
 
 def pending_tool(history: Sequence[Message], registry: Registry) -> str | None:
@@ -115,9 +112,9 @@ class PlannerModel:
         # are is known before anything else this message asks for.
         identifying = [] if forced else self._identifier_calls(text)
         waiting = pending_tool(messages, registry)
-        if forced is None and waiting and parse_call(waiting, {}, text, registry).call is not None:
-            return self._calls(identifying + [(waiting, dict(parse_call(waiting, {}, text, registry).call.arguments))],
-                               reason="pending_tool")
+        answered = parse_call(waiting, {}, text, registry).call if forced is None and waiting else None
+        if answered is not None:
+            return self._calls(identifying + [(waiting, dict(answered.arguments))], reason="pending_tool")
         plan = self.planner.plan(text, registry, Deadline(timeout_s))
         chosen = registry.get(plan.tool)
         if chosen is not None and chosen.intent_words and not re.search(chosen.intent_words, text, re.IGNORECASE):
@@ -204,7 +201,7 @@ class PlannerModel:
                 return self._say(OUT_OF_SCOPE_REPLY, "refused")
         identifications = [r for r in results if getattr(self.registry.get(names.get(r.get("toolUseId"))),
                                                             "identifies", False)]
-        if any(_json(r).get("outcome") == "identified" for r in identifications):
+        if any(result_json(r).get("outcome") == "identified" for r in identifications):
             goal = unfinished_goal(messages)
             if goal is not None:  # what they asked for before we knew who they were
                 name, tool_input, said = goal
@@ -222,8 +219,11 @@ class PlannerModel:
         """The customer wants to cancel an order they have no number for: the one still processing,
         or the list and a question."""
         canceller = next((t for t in self.registry if t.mutates), None)
-        orders = [o for o in _json(listed).get("orders") or [] if isinstance(o, Mapping)]
-        processing = [o for o in orders if str(o.get("status", "")).lower() == "processing"]
+        orders = [o for o in result_json(listed).get("orders") or [] if isinstance(o, Mapping)]
+        precondition = canceller.changes_only_when if canceller is not None else None
+        # The orders the change could apply to, by the canceller's own precondition (status Processing).
+        processing = [o for o in orders if precondition is None
+                      or str(o.get(precondition[0], "")).strip().lower() == precondition[1].lower()]
         if canceller is not None and len(processing) == 1:
             order_id = canceller.model_parameters[0].name
             return self._calls([(canceller.name, {order_id: str(processing[0].get("orderId"))})], reason="find_order")
