@@ -26,15 +26,21 @@ MACRO_FLOOR = 0.84
 needs_config = pytest.mark.skipif(not CONFIG.is_file(), reason="the sample's tool_config.json is not checked out")
 
 
-def sample_specs() -> list[dict]:
-    return json.loads(CONFIG.read_text(encoding="utf-8"))["tools"]
-
-
 def eval_lines() -> list[dict]:
     return [json.loads(line) for line in EVAL_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def sample_specs() -> list[dict]:
+    """The sample's four specs as the committed eval lines carry them (checked against the published
+    tool_config.json below, where the shared data is checked out), so the rest runs on a bare clone."""
+    return eval_lines()[0]["tools"]
+
+
 @needs_config
+def test_the_committed_specs_are_the_published_ones_unchanged():
+    assert sample_specs() == json.loads(CONFIG.read_text(encoding="utf-8"))["tools"]
+
+
 def test_the_sample_specs_load_unchanged():
     specs = sample_specs()
     assert [s["toolSpec"]["name"] for s in specs] == NAMES
@@ -48,7 +54,6 @@ def test_the_sample_specs_load_unchanged():
     assert key.validate("email") and key.validate("phone") and key.validate("username")
 
 
-@needs_config
 def test_every_eval_line_carries_exactly_the_sample_specs():
     lines = eval_lines()
     assert len(lines) >= 10
@@ -83,7 +88,6 @@ def transport(local_store):
     return SampleSpecTransport()
 
 
-@needs_config
 def test_get_order_by_id_is_the_tracking_view(transport):
     result = transport.invoke(sample_tool("get_order_by_id"), {"order_id": "32057"}, 5.0)
     assert result.status_code == 200, result
@@ -91,7 +95,6 @@ def test_get_order_by_id_is_the_tracking_view(transport):
     assert "customerId" not in result.data and "amount" not in result.data
 
 
-@needs_config
 def test_get_user_by_email_and_phone(transport):
     result = transport.invoke(sample_tool("get_user"), {"key": "email", "value": "anacarolina_silva@example.com"}, 5.0)
     assert result.status_code == 200 and result.data["customerId"] == "345678"
@@ -101,7 +104,6 @@ def test_get_user_by_email_and_phone(transport):
     assert missing.status_code == 404
 
 
-@needs_config
 def test_get_customer_orders(transport):
     result = transport.invoke(sample_tool("get_customer_orders"), {"customer_id": "345678"}, 5.0)
     assert result.status_code == 200
@@ -109,7 +111,6 @@ def test_get_customer_orders(transport):
     assert "86420" in result.body and "81695" in result.body
 
 
-@needs_config
 def test_cancel_order_never_runs(transport):
     result = transport.invoke(sample_tool("cancel_order"), {"order_id": "37129"}, 5.0)
     assert result == ToolResult(403, "", error=CANCEL_REFUSAL)
@@ -117,7 +118,6 @@ def test_cancel_order_never_runs(transport):
     assert still["statusCode"] == 200 and status_is(still["data"]["status"], "processing")
 
 
-@needs_config
 @pytest.mark.parametrize("name,payload", [
     ("get_user", {}),
     ("get_user", {"key": "email"}),
@@ -140,7 +140,6 @@ def test_bad_payloads_are_4xx_never_an_exception(transport, name, payload):
     assert 400 <= result.status_code < 500, result
 
 
-@needs_config
 def test_an_unknown_tool_is_a_404(transport):
     result = transport.invoke(tool_from_spec({"name": "get_weather", "description": "Weather."}), {}, 5.0)
     assert result.status_code == 404 and "get_weather" in result.error
@@ -154,7 +153,6 @@ class _Broken:
         raise RuntimeError("boom")
 
 
-@needs_config
 def test_a_broken_store_is_an_answer_not_an_exception():
     result = SampleSpecTransport(store=_Broken()).invoke(sample_tool("get_order_by_id"), {"order_id": "32057"}, 5.0)
     assert result.status_code >= 500 and result.error
